@@ -1,0 +1,3 @@
+from deepdiary.cli import app
+
+app(prog_name="deepdiary")

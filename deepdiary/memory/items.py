@@ -1,0 +1,112 @@
+"""Reading one item in full, editing what the user owns (rating), and library totals."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from deepdiary.memory.blobs import BlobStore
+from deepdiary.memory.query import PlaceOut
+from deepdiary.memory.tables import (
+    IngestError,
+    IngestJob,
+    Item,
+    ItemColour,
+    ItemPath,
+    ItemTag,
+    PhotoMeta,
+    Place,
+)
+from deepdiary.palette import colour_zh
+
+
+class ItemNotFound(LookupError):
+    pass
+
+
+def item_details(session: Session, item_id: int, blobs: BlobStore) -> dict:
+    item = session.get(Item, item_id)
+    if item is None:
+        raise ItemNotFound(f"no item with id {item_id}")
+    meta = session.get(PhotoMeta, item_id)
+    place = session.get(Place, item.place_id) if item.place_id else None
+    paths = list(session.exec(select(ItemPath).where(ItemPath.item_id == item_id).order_by(ItemPath.id)))
+    colours = list(session.exec(
+        select(ItemColour).where(ItemColour.item_id == item_id).order_by(ItemColour.region, ItemColour.rank)
+    ))
+    tags = list(session.exec(select(ItemTag).where(ItemTag.item_id == item_id).order_by(ItemTag.score.desc())))
+    out = {
+        "id": item.id,
+        "kind": item.kind,
+        "title": item.title,
+        "path": paths[0].path if paths else None,
+        "paths": [p.path for p in paths],
+        "sha256": item.sha256,
+        "cid": item.cid,
+        "size": item.size,
+        "taken_at": item.taken_at.isoformat() if item.taken_at else None,
+        "tz_offset_min": item.tz_offset_min,
+        "date_source": item.date_source,
+        "lat": item.lat,
+        "lon": item.lon,
+        "alt": item.alt,
+        "gps_source": item.gps_source,
+        "place": PlaceOut.of(place).model_dump() if place else None,
+        "rating": item.rating,
+        "colours": [
+            {"region": c.region, "rank": c.rank, "name": c.name, "name_zh": colour_zh(c.name),
+             "rgb": [c.r, c.g, c.b], "hex": "#%02x%02x%02x" % (c.r, c.g, c.b), "share": c.share}
+            for c in colours
+        ],
+        "tags": [{"kind": t.kind, "name": t.name, "name_zh": t.name_zh, "score": t.score, "source": t.source} for t in tags],
+    }
+    if item.sha256 and item.ext:
+        out["original"] = str(blobs.original_path(item.sha256, item.ext))
+        out["thumbnail"] = str(blobs.thumbnail_path(item.sha256))
+    if meta:
+        out.update(
+            format=meta.format, width=meta.width, height=meta.height, orientation=meta.orientation,
+            layout=meta.layout, camera_make=meta.camera_make, camera_model=meta.camera_model, lens=meta.lens,
+        )
+    return out
+
+
+def set_rating(session: Session, item_id: int, rating: int | None) -> Item:
+    if rating is not None and not 0 <= rating <= 5:
+        raise ValueError("a rating is 0 to 5 stars")
+    item = session.get(Item, item_id)
+    if item is None:
+        raise ItemNotFound(f"no item with id {item_id}")
+    item.rating = rating
+    session.add(item)
+    return item
+
+
+def library_stats(session: Session) -> dict:
+    by_kind = dict(session.exec(select(Item.kind, func.count()).group_by(Item.kind)).all())
+    first, last = session.exec(select(func.min(Item.taken_at), func.max(Item.taken_at))).one()
+    layouts = dict(session.exec(select(PhotoMeta.layout, func.count()).group_by(PhotoMeta.layout)).all())
+    cameras = session.exec(
+        select(PhotoMeta.camera_model, func.count()).where(PhotoMeta.camera_model.is_not(None))
+        .group_by(PhotoMeta.camera_model).order_by(func.count().desc()).limit(10)
+    ).all()
+    countries = session.exec(
+        select(Place.country, func.count(Item.id)).join(Item, Item.place_id == Place.id)
+        .group_by(Place.country).order_by(func.count(Item.id).desc())
+    ).all()
+    last_job = session.exec(select(IngestJob).order_by(IngestJob.id.desc())).first()
+    return {
+        "id": "library",
+        "items": sum(by_kind.values()),
+        "by_kind": by_kind,
+        "with_gps": session.exec(select(func.count()).select_from(Item).where(Item.lat.is_not(None))).one(),
+        "places": session.exec(select(func.count()).select_from(Place)).one(),
+        "first_taken": first.isoformat() if first else None,
+        "last_taken": last.isoformat() if last else None,
+        "layouts": layouts,
+        "top_cameras": [{"camera": c, "photos": n} for c, n in cameras],
+        "countries": [{"country": c, "photos": n} for c, n in countries],
+        "ingest_errors": session.exec(select(func.count()).select_from(IngestError).where(IngestError.severity == "error")).one(),
+        "last_job": {"id": last_job.id, "status": last_job.status, "added": last_job.added,
+                     "failed": last_job.failed} if last_job else None,
+    }

@@ -1,0 +1,192 @@
+"""Faceted photo search: one function behind the CLI, the API and the agent's tools.
+
+Facets combine with AND. Results are ordered by the time the photo was taken (oldest
+first unless ``newest_first``), then by id, and paged with ``limit``/``offset``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import and_, exists, func, or_
+from sqlmodel import Session, select
+
+from deepdiary.memory.blobs import BlobStore
+from deepdiary.memory.tables import Item, ItemColour, ItemPath, ItemTag, PhotoMeta, Place
+
+Layout = Literal["wide", "tall", "square"]
+Region = Literal["image", "foreground", "background"]
+KM_PER_DEGREE = 111.32
+
+
+class ColourFacet(BaseModel):
+    name: str = Field(description="palette colour name, e.g. 'blue'")
+    region: Region = "image"
+
+
+class PhotoQuery(BaseModel):
+    """What to look for. Every field is optional; set fields must all match."""
+
+    date_from: datetime | None = Field(default=None, description="taken at or after (local time)")
+    date_to: datetime | None = Field(default=None, description="taken at or before (local time)")
+    place: str | None = Field(
+        default=None, description="city, region or country name (English or Chinese) or country code"
+    )
+    near_lat: float | None = None
+    near_lon: float | None = None
+    radius_km: float = 25.0
+    layout: Layout | None = None
+    colours: list[ColourFacet] = Field(default_factory=list)
+    colour_min_share: float = 0.15
+    camera: str | None = Field(default=None, description="part of the camera make or model")
+    min_rating: int | None = Field(default=None, ge=0, le=5)
+    tags: list[str] = Field(default_factory=list, description="every tag must be present")
+    newest_first: bool = False
+    limit: int = Field(default=50, ge=1, le=10_000)
+    offset: int = Field(default=0, ge=0)
+
+    @field_validator("date_to", mode="before")
+    @classmethod
+    def _end_of_day(cls, value):
+        # A bare date as the upper bound means the whole of that day.
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value, time.max)
+        return value
+
+
+class PlaceOut(BaseModel):
+    id: int
+    city: str
+    region: str
+    country: str
+    country_code: str
+    city_zh: str | None = None
+    region_zh: str | None = None
+    country_zh: str | None = None
+
+    @classmethod
+    def of(cls, place: Place | None) -> "PlaceOut | None":
+        if place is None:
+            return None
+        return cls(
+            id=place.id, city=place.city, region=place.admin1, country=place.country,
+            country_code=place.country_code, city_zh=place.city_zh, region_zh=place.admin1_zh,
+            country_zh=place.country_zh,
+        )
+
+
+class PhotoResult(BaseModel):
+    id: int
+    path: str | None
+    taken_at: datetime | None
+    place: PlaceOut | None
+    thumbnail: str
+    lat: float | None = None
+    lon: float | None = None
+    layout: str
+    width: int
+    height: int
+    camera: str | None = None
+    rating: int | None = None
+
+
+class PhotoPage(BaseModel):
+    results: list[PhotoResult]
+    offset: int
+    limit: int
+    has_more: bool
+
+
+def place_ids_matching(session: Session, name: str) -> list[int]:
+    text = name.strip().lower()
+    if not text:
+        return []
+    cols = (Place.city, Place.admin1, Place.admin2, Place.country, Place.country_code,
+            Place.city_zh, Place.admin1_zh, Place.country_zh)
+    stmt = select(Place.id).where(or_(*(func.lower(c) == text for c in cols)))
+    return list(session.exec(stmt))
+
+
+def _conditions(session: Session, q: PhotoQuery) -> list:
+    cond = [Item.kind == "photo"]
+    if q.date_from:
+        cond.append(Item.taken_at >= q.date_from)
+    if q.date_to:
+        cond.append(Item.taken_at <= q.date_to)
+    if q.place:
+        cond.append(Item.place_id.in_(place_ids_matching(session, q.place)))
+    if q.near_lat is not None and q.near_lon is not None:
+        # A bounding box the lat/lon index can use, then an equirectangular distance:
+        # plain arithmetic that SQLite and PostgreSQL both run, accurate to well under 1%
+        # at the radii a person means by "near".
+        dlat = q.radius_km / KM_PER_DEGREE
+        coslat = max(math.cos(math.radians(q.near_lat)), 1e-6)
+        dlon = dlat / coslat
+        cond += [
+            Item.lat.between(q.near_lat - dlat, q.near_lat + dlat),
+            Item.lon.between(q.near_lon - dlon, q.near_lon + dlon),
+            ((Item.lat - q.near_lat) * (Item.lat - q.near_lat)
+             + (Item.lon - q.near_lon) * coslat * (Item.lon - q.near_lon) * coslat) <= dlat * dlat,
+        ]
+    if q.layout:
+        cond.append(PhotoMeta.layout == q.layout)
+    if q.camera:
+        like = f"%{q.camera.lower()}%"
+        cond.append(or_(func.lower(PhotoMeta.camera_make).like(like), func.lower(PhotoMeta.camera_model).like(like)))
+    if q.min_rating is not None:
+        cond.append(Item.rating >= q.min_rating)
+    for c in q.colours:
+        cond.append(exists().where(and_(
+            ItemColour.item_id == Item.id, ItemColour.name == c.name,
+            ItemColour.region == c.region, ItemColour.share >= q.colour_min_share,
+        )))
+    for tag in q.tags:
+        t = tag.strip().lower()
+        cond.append(exists().where(and_(
+            ItemTag.item_id == Item.id, or_(func.lower(ItemTag.name) == t, ItemTag.name_zh == tag.strip()),
+        )))
+    return cond
+
+
+def search_photos(session: Session, q: PhotoQuery, blobs: BlobStore) -> PhotoPage:
+    order = (Item.taken_at.desc(), Item.id.desc()) if q.newest_first else (Item.taken_at.asc(), Item.id.asc())
+    stmt = (
+        select(Item, PhotoMeta, Place)
+        .join(PhotoMeta, PhotoMeta.item_id == Item.id)
+        .outerjoin(Place, Place.id == Item.place_id)
+        .where(*_conditions(session, q))
+        .order_by(*order)
+        .offset(q.offset)
+        .limit(q.limit + 1)
+    )
+    rows = list(session.exec(stmt))
+    has_more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    paths = primary_paths(session, [item.id for item, _, _ in rows])
+    return PhotoPage(
+        results=[photo_result(item, meta, place, paths.get(item.id), blobs) for item, meta, place in rows],
+        offset=q.offset, limit=q.limit, has_more=has_more,
+    )
+
+
+def primary_paths(session: Session, item_ids: list[int]) -> dict[int, str]:
+    """The first path each item was ingested from."""
+    if not item_ids:
+        return {}
+    out: dict[int, str] = {}
+    stmt = select(ItemPath.item_id, ItemPath.path).where(ItemPath.item_id.in_(item_ids)).order_by(ItemPath.id)
+    for item_id, path in session.exec(stmt):
+        out.setdefault(item_id, path)
+    return out
+
+
+def photo_result(item: Item, meta: PhotoMeta, place: Place | None, path: str | None, blobs: BlobStore) -> PhotoResult:
+    camera = " ".join(x for x in (meta.camera_make, meta.camera_model) if x) or None
+    return PhotoResult(
+        id=item.id, path=path, taken_at=item.taken_at, place=PlaceOut.of(place),
+        thumbnail=str(blobs.thumbnail_path(item.sha256)), lat=item.lat, lon=item.lon,
+        layout=meta.layout, width=meta.width, height=meta.height, camera=camera, rating=item.rating,
+    )

@@ -1,0 +1,151 @@
+"""The catalogue's tables.
+
+One ``items`` table holds every memory item (a photo now; chat messages, diary chunks and
+tracks later), so that time, place and people tie them together. Kind-specific fields
+live in side tables keyed by the item id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Place(SQLModel, table=True):
+    """A reverse-geocoded place: the nearest gazetteer town, its region and country."""
+
+    __tablename__ = "places"
+    __table_args__ = (UniqueConstraint("city", "admin1", "country_code", name="uq_place"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city: str = Field(index=True)
+    admin1: str = Field(default="", index=True)
+    admin2: str = Field(default="")
+    country_code: str = Field(default="", index=True)
+    country: str = Field(default="", index=True)
+    city_zh: str | None = Field(default=None, index=True)
+    admin1_zh: str | None = Field(default=None, index=True)
+    country_zh: str | None = Field(default=None, index=True)
+    lat: float
+    lon: float
+
+
+class Item(SQLModel, table=True):
+    """One memory item. Photos are stored content-addressed by ``sha256``."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_kind_taken", "kind", "taken_at"),
+        Index("ix_items_lat_lon", "lat", "lon"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    sha256: str | None = Field(default=None, unique=True)
+    cid: str | None = Field(default=None)
+    size: int | None = None
+    ext: str | None = Field(default=None, description="file extension of the stored original")
+    # Wall-clock time where the item happened; the UTC offset, when known, is kept apart
+    # so that "photos from July" means July where they were taken.
+    taken_at: datetime | None = Field(default=None, sa_column=Column(DateTime(), index=True))
+    tz_offset_min: int | None = None
+    date_source: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt: float | None = None
+    gps_source: str | None = None
+    place_id: int | None = Field(default=None, foreign_key="places.id", index=True)
+    rating: int | None = Field(default=None, index=True)
+    title: str | None = None
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class ItemPath(SQLModel, table=True):
+    """A file path an item was ingested from; a renamed copy adds a path, not an item."""
+
+    __tablename__ = "item_paths"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="items.id", index=True)
+    path: str = Field(unique=True)
+    size: int
+    mtime_ns: int
+
+
+class PhotoMeta(SQLModel, table=True):
+    __tablename__ = "photo_meta"
+    __table_args__ = (Index("ix_photo_meta_layout", "layout"),)
+
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    format: str
+    width: int = Field(description="width after the EXIF orientation is applied")
+    height: int = Field(description="height after the EXIF orientation is applied")
+    orientation: int = 1
+    layout: str = Field(description="wide, tall or square")
+    camera_make: str | None = Field(default=None, index=True)
+    camera_model: str | None = Field(default=None, index=True)
+    lens: str | None = None
+
+
+class ItemColour(SQLModel, table=True):
+    """A dominant named colour of a region (image, foreground or background)."""
+
+    __tablename__ = "item_colours"
+    __table_args__ = (Index("ix_colours_facet", "name", "region", "share", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="items.id", index=True)
+    region: str
+    rank: int
+    name: str
+    r: int
+    g: int
+    b: int
+    share: float
+
+
+class ItemTag(SQLModel, table=True):
+    """A label on an item (a model's tag or scene, or the user's own), with its score."""
+
+    __tablename__ = "item_tags"
+    __table_args__ = (UniqueConstraint("item_id", "kind", "name", name="uq_item_tag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="items.id", index=True)
+    kind: str = Field(default="tag", description="tag, scene or user")
+    name: str = Field(index=True)
+    name_zh: str | None = Field(default=None, index=True)
+    score: float = 1.0
+    source: str = "user"
+
+
+class IngestJob(SQLModel, table=True):
+    __tablename__ = "ingest_jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    status: str = Field(default="running", description="running, done or failed")
+    roots: str = Field(default="", sa_column=Column(Text))
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    total: int = 0
+    added: int = 0
+    linked: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+
+class IngestError(SQLModel, table=True):
+    """A file that could not be ingested (``error``) or was ingested with losses (``warning``)."""
+
+    __tablename__ = "ingest_errors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="ingest_jobs.id", index=True)
+    path: str = Field(index=True)
+    severity: str = "error"
+    reason: str = Field(sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -1,0 +1,226 @@
+"""Photo ingest: files to catalogue items, one transaction per file.
+
+Each file is committed on its own, after its blob and thumbnail are written through
+atomic renames, so a run killed at any point leaves a consistent library, and running
+again picks up where it stopped. A file already known by path, size and mtime is skipped
+without being read; a renamed copy (same sha256) only gains a path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sqlmodel import Session, select
+
+from deepdiary.connectors.photos import PhotoReadError, iter_photo_files, read_photo
+from deepdiary.memory.blobs import cid_v1, sha256_file
+from deepdiary.memory.library import Library
+from deepdiary.memory.tables import (
+    IngestError,
+    IngestJob,
+    Item,
+    ItemColour,
+    ItemPath,
+    PhotoMeta,
+    Place,
+)
+from deepdiary.pipeline.colours import dominant_colours
+from deepdiary.pipeline.geocode import ReverseGeocoder, default_geocoder
+
+Progress = Callable[[int, int, Path], None]
+
+
+@dataclass
+class FileProblem:
+    path: str
+    severity: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    job_id: int
+    total: int = 0
+    added: int = 0
+    linked: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    item_ids: list[int] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+
+    @property
+    def warned(self) -> int:
+        return len({p.path for p in self.problems if p.severity == "warning"})
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.job_id,
+            "total": self.total,
+            "added": self.added,
+            "linked": self.linked,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "warned": self.warned,
+            "item_ids": self.item_ids,
+            "problems": [p.__dict__ for p in self.problems],
+        }
+
+
+class PhotoIngester:
+    def __init__(self, library: Library, geocoder: ReverseGeocoder | None = None):
+        self.library = library
+        self.settings = library.settings
+        self._geocoder = geocoder
+        self._places: dict[tuple[str, str, str], int] = {}
+
+    @property
+    def geocoder(self) -> ReverseGeocoder:
+        if self._geocoder is None:
+            self._geocoder = default_geocoder()
+        return self._geocoder
+
+    def run(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
+        roots = [Path(p).expanduser() for p in paths]
+        missing = [str(p) for p in roots if not p.exists()]
+        files = list(iter_photo_files([p for p in roots if p.exists()]))
+        self._sweep_temp_files()
+        with self.library.session() as s:
+            # A job still "running" belongs to a run that was killed.
+            for stale in s.exec(select(IngestJob).where(IngestJob.status == "running")):
+                stale.status = "interrupted"
+                s.add(stale)
+            job = IngestJob(kind="photos", roots=json.dumps([str(p) for p in roots]), total=len(files))
+            s.add(job)
+            s.flush()
+            report = IngestReport(job_id=job.id, total=len(files))
+            for path in missing:
+                self._problem(s, report, path, "error", "path does not exist")
+                report.failed += 1
+        for done, path in enumerate(files, 1):
+            try:
+                self._ingest_one(path, report)
+            except Exception as exc:  # one bad file must never stop the run
+                self._places.clear()  # a rolled-back place id must not be reused
+                with self.library.session() as s:
+                    self._problem(s, report, str(path), "error", f"{type(exc).__name__}: {exc}")
+                report.failed += 1
+            if progress:
+                progress(done, len(files), path)
+        with self.library.session() as s:
+            job = s.get(IngestJob, report.job_id)
+            job.status = "done"
+            job.finished_at = datetime.now(UTC)
+            for key in ("added", "linked", "unchanged", "failed"):
+                setattr(job, key, getattr(report, key))
+            s.add(job)
+        return report
+
+    def _sweep_temp_files(self) -> None:
+        root = self.library.blobs.root
+        if root.exists():
+            for tmp in root.glob("*/*/.tmp-*"):
+                tmp.unlink(missing_ok=True)
+
+    def _problem(self, s: Session, report: IngestReport, path: str, severity: str, reason: str) -> None:
+        s.add(IngestError(job_id=report.job_id, path=path, severity=severity, reason=reason))
+        report.problems.append(FileProblem(path, severity, reason))
+
+    def _ingest_one(self, path: Path, report: IngestReport) -> None:
+        key = str(path)
+        stat = path.stat()
+        with self.library.session() as s:
+            known = s.exec(select(ItemPath).where(ItemPath.path == key)).first()
+            if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+                report.unchanged += 1
+                return
+        digest = sha256_file(path)
+        with self.library.session() as s:
+            existing = s.exec(select(Item).where(Item.sha256 == digest)).first()
+            if existing is not None:
+                known = s.exec(select(ItemPath).where(ItemPath.path == key)).first() or ItemPath(path=key, item_id=existing.id, size=0, mtime_ns=0)
+                was_linked = known.item_id == existing.id and known.id is not None
+                known.item_id, known.size, known.mtime_ns = existing.id, stat.st_size, stat.st_mtime_ns
+                s.add(known)
+                if was_linked:
+                    report.unchanged += 1
+                else:
+                    report.linked += 1
+                return
+        try:
+            record = read_photo(path, preview_size=self.settings.thumbnail_size)
+        except PhotoReadError as exc:
+            with self.library.session() as s:
+                self._problem(s, report, key, "error", str(exc))
+            report.failed += 1
+            return
+
+        ext = path.suffix.lower()
+        self.library.blobs.put_file(path, digest, ext, copy=self.settings.copy_originals)
+        self.library.blobs.put_thumbnail(digest, record.preview)
+        colours = dominant_colours(
+            record.preview, sample_size=self.settings.colour_sample_size, min_share=self.settings.colour_min_share
+        )
+        with self.library.session() as s:
+            place_id = self._place_id(s, record.lat, record.lon) if record.lat is not None else None
+            item = Item(
+                kind="photo",
+                sha256=digest,
+                cid=cid_v1(digest),
+                size=record.size,
+                ext=ext,
+                taken_at=record.taken_at,
+                tz_offset_min=record.tz_offset_min,
+                date_source=record.date_source,
+                lat=record.lat,
+                lon=record.lon,
+                alt=record.alt,
+                gps_source="exif" if record.lat is not None else None,
+                place_id=place_id,
+                title=path.name,
+            )
+            s.add(item)
+            s.flush()
+            s.add(
+                PhotoMeta(
+                    item_id=item.id,
+                    format=record.format,
+                    width=record.width,
+                    height=record.height,
+                    orientation=record.orientation,
+                    layout=record.layout,
+                    camera_make=record.camera_make,
+                    camera_model=record.camera_model,
+                    lens=record.lens,
+                )
+            )
+            for c in colours:
+                s.add(ItemColour(item_id=item.id, region=c.region, rank=c.rank, name=c.name,
+                                 r=c.rgb[0], g=c.rgb[1], b=c.rgb[2], share=c.share))
+            known = s.exec(select(ItemPath).where(ItemPath.path == key)).first()
+            if known is None:
+                known = ItemPath(path=key, item_id=item.id, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+            known.item_id, known.size, known.mtime_ns = item.id, stat.st_size, stat.st_mtime_ns
+            s.add(known)
+            for warning in record.warnings:
+                self._problem(s, report, key, "warning", warning)
+            report.added += 1
+            report.item_ids.append(item.id)
+
+    def _place_id(self, s: Session, lat: float, lon: float) -> int:
+        name = self.geocoder.lookup(lat, lon)
+        key = (name.city, name.admin1, name.country_code)
+        if key in self._places:
+            return self._places[key]
+        place = s.exec(
+            select(Place).where(Place.city == name.city, Place.admin1 == name.admin1, Place.country_code == name.country_code)
+        ).first()
+        if place is None:
+            place = Place(**name.__dict__)
+            s.add(place)
+            s.flush()
+        self._places[key] = place.id
+        return place.id
