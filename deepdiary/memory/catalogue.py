@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +23,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    try:
+        cursor.execute("SELECT sin(0), asin(0), radians(0)")
+    except sqlite3.OperationalError:
+        # SQLite built without its math functions: distance queries need these five.
+        for name, fn in (("sin", math.sin), ("cos", math.cos), ("asin", math.asin),
+                         ("sqrt", math.sqrt), ("radians", math.radians)):
+            dbapi_connection.create_function(name, 1, fn, deterministic=True)
     cursor.close()
 
 

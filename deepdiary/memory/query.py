@@ -20,6 +20,7 @@ from deepdiary.memory.tables import Item, ItemColour, ItemPath, ItemTag, PhotoMe
 Layout = Literal["wide", "tall", "square"]
 Region = Literal["image", "foreground", "background"]
 KM_PER_DEGREE = 111.32
+EARTH_RADIUS_KM = 6371.0088
 
 
 class ColourFacet(BaseModel):
@@ -110,6 +111,14 @@ def place_ids_matching(session: Session, name: str) -> list[int]:
     return list(session.exec(stmt))
 
 
+def haversine_km(lat_col, lon_col, lat: float, lon: float):
+    """Great-circle distance as SQL that SQLite (3.35+, math functions) and PostgreSQL run."""
+    dphi = func.radians(lat_col - lat) / 2
+    dlmb = func.radians(lon_col - lon) / 2
+    a = func.sin(dphi) * func.sin(dphi) + math.cos(math.radians(lat)) * func.cos(func.radians(lat_col)) * func.sin(dlmb) * func.sin(dlmb)
+    return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
+
+
 def _conditions(session: Session, q: PhotoQuery) -> list:
     cond = [Item.kind == "photo"]
     if q.date_from:
@@ -119,17 +128,14 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
     if q.place:
         cond.append(Item.place_id.in_(place_ids_matching(session, q.place)))
     if q.near_lat is not None and q.near_lon is not None:
-        # A bounding box the lat/lon index can use, then an equirectangular distance:
-        # plain arithmetic that SQLite and PostgreSQL both run, accurate to well under 1%
-        # at the radii a person means by "near".
+        # A bounding box the lat/lon index can use, then the haversine distance.
         dlat = q.radius_km / KM_PER_DEGREE
-        coslat = max(math.cos(math.radians(q.near_lat)), 1e-6)
-        dlon = dlat / coslat
+        coslat = math.cos(math.radians(q.near_lat))
+        dlon = 360.0 if coslat < 1e-6 else min(dlat / coslat, 360.0)
         cond += [
             Item.lat.between(q.near_lat - dlat, q.near_lat + dlat),
-            Item.lon.between(q.near_lon - dlon, q.near_lon + dlon),
-            ((Item.lat - q.near_lat) * (Item.lat - q.near_lat)
-             + (Item.lon - q.near_lon) * coslat * (Item.lon - q.near_lon) * coslat) <= dlat * dlat,
+            Item.lon.between(q.near_lon - dlon, q.near_lon + dlon) if dlon < 180 else Item.lon.is_not(None),
+            haversine_km(Item.lat, Item.lon, q.near_lat, q.near_lon) <= q.radius_km,
         ]
     if q.layout:
         cond.append(PhotoMeta.layout == q.layout)
