@@ -69,5 +69,5 @@ class BlobStore:
 
     def put_thumbnail(self, sha256: str, image) -> Path:
         dest = self.thumbnail_path(sha256)
-        _atomic_write(dest, lambda tmp: image.save(tmp, format="WEBP", quality=80, method=4))
+        _atomic_write(dest, lambda tmp: image.save(tmp, format="WEBP", quality=80, method=1))
         return dest

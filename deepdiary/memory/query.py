@@ -135,7 +135,6 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
         cond += [
             Item.lat.between(q.near_lat - dlat, q.near_lat + dlat),
             Item.lon.between(q.near_lon - dlon, q.near_lon + dlon) if dlon < 180 else Item.lon.is_not(None),
-            haversine_km(Item.lat, Item.lon, q.near_lat, q.near_lon) <= q.radius_km,
         ]
     if q.layout:
         cond.append(PhotoMeta.layout == q.layout)
@@ -149,6 +148,9 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
             ItemColour.item_id == Item.id, ItemColour.name == c.name,
             ItemColour.region == c.region, ItemColour.share >= q.colour_min_share,
         )))
+    if q.near_lat is not None and q.near_lon is not None:
+        # Last, so the cheaper facets have already thinned the rows it is computed for.
+        cond.append(haversine_km(Item.lat, Item.lon, q.near_lat, q.near_lon) <= q.radius_km)
     for tag in q.tags:
         t = tag.strip().lower()
         cond.append(exists().where(and_(

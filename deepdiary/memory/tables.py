@@ -94,10 +94,14 @@ class ItemColour(SQLModel, table=True):
     """A dominant named colour of a region (image, foreground or background)."""
 
     __tablename__ = "item_colours"
-    __table_args__ = (Index("ix_colours_facet", "name", "region", "share", "item_id"),)
+    __table_args__ = (
+        Index("ix_colours_facet", "name", "region", "share", "item_id"),
+        # Covers the per-photo EXISTS test when other facets drive the search.
+        Index("ix_colours_item_facet", "item_id", "name", "region", "share"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="items.id", index=True)
+    item_id: int = Field(foreign_key="items.id")
     region: str
     rank: int
     name: str

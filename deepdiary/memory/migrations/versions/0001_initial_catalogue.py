@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 19:58:34.808728
+Create Date: 2026-11-24 20:08:34.572533
 """
 from alembic import op
 import sqlalchemy as sa
@@ -115,7 +115,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('item_colours', schema=None) as batch_op:
         batch_op.create_index('ix_colours_facet', ['name', 'region', 'share', 'item_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_item_colours_item_id'), ['item_id'], unique=False)
+        batch_op.create_index('ix_colours_item_facet', ['item_id', 'name', 'region', 'share'], unique=False)
 
     op.create_table('item_paths',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -187,7 +187,7 @@ def downgrade() -> None:
 
     op.drop_table('item_paths')
     with op.batch_alter_table('item_colours', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_item_colours_item_id'))
+        batch_op.drop_index('ix_colours_item_facet')
         batch_op.drop_index('ix_colours_facet')
 
     op.drop_table('item_colours')
