@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -45,7 +45,7 @@ class Item(SQLModel, table=True):
     kind: str = Field(index=True)
     sha256: str | None = Field(default=None, unique=True)
     cid: str | None = Field(default=None)
-    size: int | None = None
+    size: int | None = Field(default=None, sa_type=BigInteger)
     ext: str | None = Field(default=None, description="file extension of the stored original")
     # Wall-clock time where the item happened; the UTC offset, when known, is kept apart
     # so that "photos from July" means July where they were taken.
@@ -71,8 +71,8 @@ class ItemPath(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="items.id", index=True)
     path: str = Field(unique=True)
-    size: int
-    mtime_ns: int
+    size: int = Field(sa_type=BigInteger)
+    mtime_ns: int = Field(sa_type=BigInteger)
 
 
 class PhotoMeta(SQLModel, table=True):

@@ -206,9 +206,11 @@ class PhotoIngester:
             known.item_id, known.size, known.mtime_ns = item.id, stat.st_size, stat.st_mtime_ns
             s.add(known)
             for warning in record.warnings:
-                self._problem(s, report, key, "warning", warning)
-            report.added += 1
-            report.item_ids.append(item.id)
+                s.add(IngestError(job_id=report.job_id, path=key, severity="warning", reason=warning))
+        # Counted only once the transaction has committed.
+        report.problems.extend(FileProblem(key, "warning", w) for w in record.warnings)
+        report.added += 1
+        report.item_ids.append(item.id)
 
     def _place_id(self, s: Session, lat: float, lon: float) -> int:
         name = self.geocoder.lookup(lat, lon)

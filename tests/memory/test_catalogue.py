@@ -1,0 +1,51 @@
+"""Catalogue plumbing: migrations, settings, content addressing."""
+
+import hashlib
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from multiformats import CID
+from sqlmodel import SQLModel
+
+from deepdiary.memory.blobs import BlobStore, cid_v1, sha256_file
+from deepdiary.memory.catalogue import schema_revision
+from deepdiary.memory.library import Library
+from deepdiary.settings import Settings, load_settings
+
+
+def test_migrations_build_exactly_the_declared_tables(tmp_path):
+    lib = Library.open(Settings(home=tmp_path / "lib"))
+    assert schema_revision(lib.engine) == "0001"
+    with lib.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+    # Opening again is a no-op on an up-to-date catalogue.
+    Library.open(Settings(home=tmp_path / "lib"))
+    assert schema_revision(lib.engine) == "0001"
+
+
+def test_library_folder_precedence(tmp_path, monkeypatch):
+    monkeypatch.delenv("DEEPDIARY_HOME", raising=False)
+    assert load_settings().library_dir == Path("~/.deepdiary").expanduser().resolve()
+    monkeypatch.setenv("DEEPDIARY_HOME", str(tmp_path / "env"))
+    assert load_settings().library_dir == tmp_path / "env"
+    assert load_settings(tmp_path / "flag").library_dir == tmp_path / "flag"
+    assert load_settings(tmp_path / "flag").catalogue_url == f"sqlite:///{tmp_path / 'flag' / 'catalogue.db'}"
+    monkeypatch.setenv("DEEPDIARY_DATABASE_URL", "postgresql+psycopg://u@db/dd")
+    assert load_settings().catalogue_url == "postgresql+psycopg://u@db/dd"
+
+
+def test_blobs_are_content_addressed(tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"hello deep diary")
+    digest = sha256_file(src)
+    assert digest == hashlib.sha256(b"hello deep diary").hexdigest()
+    cid = CID.decode(cid_v1(digest))
+    assert (cid.version, cid.codec.name, cid.hashfun.name) == (1, "raw", "sha2-256")
+    assert cid.raw_digest.hex() == digest
+    store = BlobStore(tmp_path / "blobs")
+    dest = store.put_file(src, digest, ".bin")
+    assert dest == tmp_path / "blobs" / digest[:2] / digest[2:4] / f"{digest}.bin"
+    assert dest.read_bytes() == b"hello deep diary"
+    assert store.put_file(src, digest, ".bin") == dest
