@@ -151,7 +151,7 @@ def bench_search(n: int, queries: int) -> None:
         def timed(q: PhotoQuery) -> tuple[float, int]:
             with lib.session() as s:
                 t = time.perf_counter()
-                page = search_photos(s, q, lib.blobs)
+                page = search_photos(s, q, lib)
                 return (time.perf_counter() - t) * 1000, len(page.results)
 
         for _ in range(20):  # warm the page cache and the statement cache

@@ -289,7 +289,7 @@ def run_demo(folder: Path, console: Console) -> dict[str, list[str]]:
         for heading, query in _searches():
             query.colour_min_share = share
             with lib.session() as s:
-                page = search_photos(s, query, lib.blobs)
+                page = search_photos(s, query, lib)
             found[heading] = [Path(r.path).name for r in page.results if r.path]
             console.print()
             console.print(f"[bold cyan]{heading}[/bold cyan]")

@@ -35,6 +35,23 @@ class Settings(BaseSettings):
         default=True, description="copy originals into the content-addressed blob store"
     )
 
+    # Enrichment
+    detect_max_side: int = Field(
+        default=1600, description="photos are downscaled to this longest side before face detection, px"
+    )
+    face_backend: str = Field(default="dlib", description="dlib, or insightface with insightface_pack set")
+    insightface_pack: Path | None = Field(default=None, description="folder of an insightface model pack")
+    face_upsample: int = Field(default=1, description="dlib detector upsampling; 1 finds faces down to ~40 px")
+    face_match_threshold: float = Field(
+        default=0.5, description="a face joins a person whose centroid is at most this far (dlib distance)"
+    )
+    tag_min_probability: float = Field(default=0.05, description="ImageNet labels below this are not stored")
+    duplicate_hash_distance: int = Field(default=10, description="max perceptual-hash bits apart for duplicates")
+    duplicate_feature_similarity: float = Field(default=0.90, description="min feature cosine for duplicates")
+    clip_checkpoint: Path | None = Field(default=None, description="an open_clip checkpoint file; enables CLIP search")
+    clip_model: str = Field(default="ViT-B-32", description="open_clip architecture of clip_checkpoint")
+    blip_weights: Path | None = Field(default=None, description="a folder of BLIP captioning weights (transformers)")
+
     @property
     def library_dir(self) -> Path:
         return self.home.expanduser().resolve()

@@ -22,8 +22,12 @@ app = typer.Typer(help="Deep Diary: one private, searchable memory of your photo
                   no_args_is_help=True, pretty_exceptions_enable=False)
 ingest_app = typer.Typer(help="Bring outside data into the library.", no_args_is_help=True)
 search_app = typer.Typer(help="Search the library.", no_args_is_help=True)
+people_app = typer.Typer(help="People found from faces: list, name, merge, split.", no_args_is_help=True)
+category_app = typer.Typer(help="Your own photo categories, learnt from examples.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(search_app, name="search")
+app.add_typer(people_app, name="people")
+app.add_typer(category_app, name="category")
 
 out = Console()
 err = Console(stderr=True)
@@ -60,9 +64,10 @@ def fail(message: str, code: int = 1) -> None:
 @ingest_app.command("photos")
 def ingest_photos(
     paths: Annotated[list[Path], typer.Argument(help="photo files or folders (searched recursively)")],
+    enrich: Annotated[bool, typer.Option("--enrich/--no-enrich", help="run the model stages (faces, tags, ...) after")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest photos: metadata, place, colours and thumbnails. Safe to re-run."""
+    """Ingest photos: metadata, place, colours, thumbnails, then faces, tags and more. Safe to re-run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from deepdiary.pipeline.ingest import PhotoIngester
@@ -76,8 +81,9 @@ def ingest_photos(
             bar.update(task, completed=done, total=total, description=path.name[-40:])
 
         report = PhotoIngester(lib).run(paths, progress=progress)
+    enriched = run_enrichment(lib, None, as_json) if enrich else None
     if as_json:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), "enrich": enriched.as_dict() if enriched else None})
         return
     summary = Table(title=f"Ingest job {report.job_id}", show_header=False)
     for key in ("total", "added", "linked", "unchanged", "failed", "warned"):
@@ -91,6 +97,43 @@ def ingest_photos(
             style = "red" if p.severity == "error" else "yellow"
             problems.add_row(p.path, f"[{style}]{p.severity}[/{style}]", p.reason)
         out.print(problems)
+
+
+def run_enrichment(lib, item_ids, quiet: bool, stages=None, force: bool = False):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from deepdiary.pipeline.enrich import STAGES, Enricher
+
+    with Progress(TextColumn("[bold]enrich"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=quiet) as bar:
+        task = bar.add_task("", total=None)
+        report = Enricher(lib).run(item_ids, stages=tuple(stages or STAGES), force=force,
+                                   progress=lambda done, total, _id: bar.update(task, completed=done, total=total))
+    if report.failures and not quiet:
+        for f in report.failures[:20]:
+            err.print(f"[yellow]item {f['item_id']}: {f['stage']} failed: {f['error']}[/yellow]")
+    return report
+
+
+@app.command()
+def enrich(
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="only these stages (faces, tags, features, description, category)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="run the stages again even where done")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the model stages that are missing on every photo."""
+    from deepdiary.pipeline.enrich import STAGES
+
+    bad = [s for s in stage or [] if s not in STAGES]
+    if bad:
+        fail(f"unknown stage {bad[0]!r}; stages: {', '.join(STAGES)}", 2)
+    lib = open_library()
+    report = run_enrichment(lib, None, as_json, stages=[s for s in STAGES if not stage or s in stage], force=force)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        out.print(f"enriched {report.items} photo(s): " + ", ".join(f"{k} {v}" for k, v in report.stages_run.items())
+                  + (f"; {len(report.failures)} stage failure(s)" if report.failures else ""))
 
 
 _COLOUR_REGION = {"": "image", "image": "image", "all": "image", "fg": "foreground", "foreground": "foreground",
@@ -121,7 +164,15 @@ def search_photos_cmd(
     color: Annotated[Optional[list[str]], typer.Option("--color", "--colour", help="colour name (red, 蓝色), optionally fg:red or bg:blue; repeatable")] = None,
     camera: Annotated[Optional[str], typer.Option("--camera", help="part of the camera make or model")] = None,
     rating: Annotated[Optional[int], typer.Option("--rating", help="at least this many stars")] = None,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="a tag; repeatable (all must match)")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="a tag (English or 中文); repeatable (all must match)")] = None,
+    scene: Annotated[Optional[list[str]], typer.Option("--scene", help="beach, mountain, indoor, 海滩, ...; repeatable")] = None,
+    person: Annotated[Optional[list[str]], typer.Option("--person", help="a person's name; repeatable (all of them)")] = None,
+    only: Annotated[bool, typer.Option("--only", help="with --person: nobody else in the photo")] = False,
+    any_person: Annotated[bool, typer.Option("--any-person", help="photos with at least one face")] = False,
+    people_count: Annotated[Optional[int], typer.Option("--people-count", help="exactly this many faces")] = None,
+    category: Annotated[Optional[str], typer.Option("--category", help="one of your categories")] = None,
+    query: Annotated[Optional[str], typer.Option("--query", "-q", help="free text, e.g. 'dog on the beach' or '海边的狗'")] = None,
+    like: Annotated[Optional[str], typer.Option("--like", help="a photo id or image file: find similar photos")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
     offset: Annotated[int, typer.Option("--offset")] = 0,
     newest: Annotated[bool, typer.Option("--newest", help="newest first")] = False,
@@ -139,7 +190,8 @@ def search_photos_cmd(
             layout=layout.lower() if layout else None,
             colours=[parse_colour(c) for c in color or []],
             colour_min_share=lib.settings.colour_search_min_share,
-            camera=camera, min_rating=rating, tags=tag or [],
+            camera=camera, min_rating=rating, tags=tag or [], scenes=scene or [], persons=person or [],
+            only_persons=only, any_person=any_person, people_count=people_count, category=category, text=query,
             limit=limit, offset=offset, newest_first=newest,
             radius_km=radius or lib.settings.near_radius_km,
         )
@@ -151,18 +203,32 @@ def search_photos_cmd(
             q.near_lat, q.near_lon = float(m.group(1)), float(m.group(2))
         else:
             q.place = near
-    with lib.session() as s:
-        page = search_photos(s, q, lib.blobs)
+    if like:
+        if like.isdigit():
+            q.like_item = int(like)
+        elif Path(like).is_file():
+            from deepdiary.models.registry import models_for
+            from deepdiary.pipeline.enrich import load_upright
+
+            q.like_vector = models_for(lib.settings).tagger.analyze([load_upright(Path(like))])[0].features.tolist()
+        else:
+            fail(f"--like takes a photo id or an image file; {like!r} is neither", 2)
+    try:
+        with lib.session() as s:
+            page = search_photos(s, q, lib)
+    except LookupError as exc:
+        fail(str(exc))
     if as_json:
         emit_json([r.model_dump(mode="json") for r in page.results])
         return
     table = Table(title=f"{len(page.results)} photo(s)" + (" (more: use --offset)" if page.has_more else ""))
-    for col in ("id", "taken", "place", "layout", "camera", "path"):
+    scored = any(r.score is not None for r in page.results)
+    for col in ("id", "taken", "place", "layout", "camera", "path") + (("score",) if scored else ()):
         table.add_column(col, overflow="fold")
     for r in page.results:
         place = ", ".join(x for x in (r.place.city, r.place.country) if x) if r.place else ""
         table.add_row(str(r.id), r.taken_at.strftime("%Y-%m-%d %H:%M") if r.taken_at else "", place,
-                      r.layout, r.camera or "", r.path or "")
+                      r.layout, r.camera or "", r.path or "", *((f"{r.score:.3f}",) if scored else ()))
     out.print(table)
 
 
@@ -237,3 +303,205 @@ def demo(
     from deepdiary.demo import run_demo
 
     run_demo(folder or Path("demo-library"), out)
+
+
+def _people_call(fn, *args):
+    from deepdiary.memory.people import PersonNotFound
+
+    lib = open_library()
+    try:
+        with lib.session() as s:
+            return fn(s, *args)
+    except PersonNotFound as exc:
+        fail(str(exc))
+
+
+@people_app.command("list")
+def people_list(as_json: JsonOpt = False) -> None:
+    """Everyone found in your photos, most photographed first."""
+    from deepdiary.memory.people import list_people
+
+    rows = _people_call(list_people)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} people")
+    for col in ("id", "name", "faces", "photos"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"] or "[dim]unnamed[/dim]", str(r["faces"]), str(r["photos"]))
+    out.print(table)
+
+
+@people_app.command("name")
+def people_name(person: str, name: str,
+                alias: Annotated[Optional[list[str]], typer.Option("--alias", help="another name, e.g. in Chinese")] = None,
+                as_json: JsonOpt = False) -> None:
+    """Name a person (by id or current name); the name survives re-clustering."""
+    from deepdiary.memory.people import name_person
+
+    p = _people_call(lambda s: name_person(s, person, name, alias))
+    if as_json:
+        emit_json({"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a]})
+    else:
+        out.print(f"person {p.id} is now {p.name}")
+
+
+@people_app.command("merge")
+def people_merge(keep: str, other: str, as_json: JsonOpt = False) -> None:
+    """Move every face of OTHER into KEEP (they are the same person)."""
+    from deepdiary.memory.people import merge_people
+
+    p = _people_call(lambda s: merge_people(s, keep, other))
+    if as_json:
+        emit_json({"id": p.id, "name": p.name})
+    else:
+        out.print(f"merged into person {p.id} ({p.name or 'unnamed'})")
+
+
+@people_app.command("split")
+def people_split(face_id: int, to: Annotated[Optional[str], typer.Option("--to", help="move it to this person instead of a new one")] = None,
+                 as_json: JsonOpt = False) -> None:
+    """Take one face out of its person; it is never moved back automatically."""
+    from deepdiary.memory.people import split_face
+
+    p = _people_call(lambda s: split_face(s, face_id, to))
+    if as_json:
+        emit_json({"id": p.id, "name": p.name, "face_id": face_id})
+    else:
+        out.print(f"face {face_id} now belongs to person {p.id} ({p.name or 'unnamed'})")
+
+
+@people_app.command("faces")
+def people_faces(person: str, as_json: JsonOpt = False) -> None:
+    """The faces of one person, with the photo each is in."""
+    from deepdiary.memory.people import person_faces
+
+    rows = _people_call(lambda s: person_faces(s, person))
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} face(s)")
+    for col in ("face", "photo", "box", "by", "path"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["item_id"]), "x{} y{} {}x{}".format(*r["box"]), r["assigned_by"], r["path"] or "")
+    out.print(table)
+
+
+@people_app.command("recluster")
+def people_recluster(as_json: JsonOpt = False) -> None:
+    """Regroup all faces (names and your own moves are kept)."""
+    from deepdiary.memory.people import FaceClusterer
+
+    lib = open_library()
+    with lib.session() as s:
+        result = FaceClusterer(s, lib.settings.face_match_threshold).recluster()
+    if as_json:
+        emit_json({"id": "recluster", **result})
+    else:
+        out.print(f"{result['faces']} faces in {result['people']} people; {result['moved']} moved")
+
+
+@category_app.command("add")
+def category_add(name: str, item_ids: Annotated[list[int], typer.Argument(help="photos that belong to NAME")],
+                 as_json: JsonOpt = False) -> None:
+    """Define or extend a category by labelling example photos; the rest are relabelled."""
+    _category_label(name, item_ids, as_json)
+
+
+@category_app.command("set")
+def category_set(item_id: int, name: str, as_json: JsonOpt = False) -> None:
+    """Correct one photo's category; the classifier retrains at once."""
+    _category_label(name, [item_id], as_json)
+
+
+def _category_label(name: str, item_ids: list[int], as_json: bool) -> None:
+    from deepdiary.memory.categories import CategoryModel
+
+    lib = open_library()
+    try:
+        with lib.session() as s:
+            relabelled = CategoryModel(lib).label(s, name, item_ids)
+            summary = CategoryModel(lib).summary(s)
+    except LookupError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json({"id": name, "labelled": item_ids, "relabelled": relabelled, "categories": summary})
+    else:
+        out.print(f"{len(item_ids)} photo(s) labelled {name}; {relabelled} other photo(s) relabelled")
+
+
+@category_app.command("list")
+def category_list(as_json: JsonOpt = False) -> None:
+    """Your categories with how many photos were labelled and predicted."""
+    from deepdiary.memory.categories import CategoryModel
+
+    lib = open_library()
+    with lib.session() as s:
+        rows = CategoryModel(lib).summary(s)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title="categories")
+    for col in ("id", "name", "labelled", "predicted"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], str(r["labelled"]), str(r["predicted"]))
+    out.print(table)
+
+
+@app.command()
+def duplicates(as_json: JsonOpt = False) -> None:
+    """Groups of near-duplicate photos (same picture re-saved, resized or lightly edited)."""
+    from deepdiary.memory.duplicates import duplicate_groups
+
+    lib = open_library()
+    with lib.session() as s:
+        groups = duplicate_groups(s, lib.vectors, lib.settings.duplicate_hash_distance,
+                                  lib.settings.duplicate_feature_similarity)
+    if as_json:
+        emit_json(groups)
+        return
+    for g in groups:
+        out.print(f"[bold]group {g['id']}[/bold] ({len(g['items'])} photos)")
+        for it in g["items"]:
+            out.print(f"  {it['id']:>6}  {it['path']}")
+    if not groups:
+        out.print("no near-duplicates")
+
+
+@app.command()
+def collage(
+    person: Annotated[Optional[str], typer.Argument(help="a person's name or id")] = None,
+    photo: Annotated[Optional[int], typer.Option("--photo", help="instead: every face in this photo (class photos)")] = None,
+    ratio: Annotated[str, typer.Option("--ratio", help="aspect ratio, e.g. 16:9")] = "16:9",
+    width: Annotated[int, typer.Option("--width")] = 1920,
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("collage.jpg"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Tile a person's faces (or all faces of a photo) into one picture of a given shape."""
+    from deepdiary.pipeline.collage import parse_ratio
+    from deepdiary.pipeline.face_crops import collage_for
+
+    if (person is None) == (photo is None):
+        fail("name a PERSON or give --photo ID", 2)
+    try:
+        r = parse_ratio(ratio)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    lib = open_library()
+    try:
+        with lib.session() as s:
+            image, faces = collage_for(s, lib, person=person, photo=photo, ratio=r, width=width)
+    except LookupError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    image.save(output, quality=92)
+    if as_json:
+        emit_json({"id": str(output), "path": str(output.resolve()), "faces": faces, "width": image.width,
+                   "height": image.height})
+    else:
+        out.print(f"{faces} faces -> {output} ({image.width}x{image.height})")

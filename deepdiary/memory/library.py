@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from deepdiary.memory.blobs import BlobStore
 from deepdiary.memory.catalogue import make_engine, session_scope, upgrade
+from deepdiary.memory.vectors import VectorIndex
 from deepdiary.settings import Settings
 
 
@@ -33,6 +34,10 @@ class Library:
     @cached_property
     def blobs(self) -> BlobStore:
         return BlobStore(self.settings.blob_dir)
+
+    @cached_property
+    def vectors(self) -> VectorIndex:
+        return VectorIndex(self.settings.library_dir / "vectors")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

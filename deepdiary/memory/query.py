@@ -15,7 +15,10 @@ from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, select
 
 from deepdiary.memory.blobs import BlobStore
-from deepdiary.memory.tables import Item, ItemColour, ItemPath, ItemTag, PhotoMeta, Place
+from deepdiary.memory.people import find_people
+from deepdiary.memory.tables import (
+    Category, Face, Item, ItemCategory, ItemColour, ItemPath, ItemTag, PhotoMeta, Place,
+)
 
 Layout = Literal["wide", "tall", "square"]
 Region = Literal["image", "foreground", "background"]
@@ -44,7 +47,16 @@ class PhotoQuery(BaseModel):
     colour_min_share: float = 0.15
     camera: str | None = Field(default=None, description="part of the camera make or model")
     min_rating: int | None = Field(default=None, ge=0, le=5)
-    tags: list[str] = Field(default_factory=list, description="every tag must be present")
+    tags: list[str] = Field(default_factory=list, description="every tag must be present (English or Chinese)")
+    scenes: list[str] = Field(default_factory=list, description="every scene must be present, e.g. beach, 海滩")
+    persons: list[str] = Field(default_factory=list, description="names of people who must all appear")
+    only_persons: bool = Field(default=False, description="nobody but `persons` appears")
+    any_person: bool = Field(default=False, description="at least one face")
+    people_count: int | None = Field(default=None, ge=0, description="exactly this many faces")
+    category: str | None = None
+    text: str | None = Field(default=None, description="free text, English or Chinese; ranks by relevance")
+    like_item: int | None = Field(default=None, description="rank by visual similarity to this photo")
+    like_vector: list[float] | None = Field(default=None, description="rank by similarity to these image features")
     newest_first: bool = False
     limit: int = Field(default=50, ge=1, le=10_000)
     offset: int = Field(default=0, ge=0)
@@ -92,6 +104,9 @@ class PhotoResult(BaseModel):
     height: int
     camera: str | None = None
     rating: int | None = None
+    people_count: int | None = None
+    description: str | None = None
+    score: float | None = None
 
 
 class PhotoPage(BaseModel):
@@ -152,32 +167,100 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
         # Last, so the cheaper facets have already thinned the rows it is computed for.
         cond.append(haversine_km(Item.lat, Item.lon, q.near_lat, q.near_lon) <= q.radius_km)
     for tag in q.tags:
-        t = tag.strip().lower()
+        names = {tag.strip().lower()} | {n.lower() for n in (tag_names(tag) if _has_cjk(tag) else [])}
         cond.append(exists().where(and_(
-            ItemTag.item_id == Item.id, or_(func.lower(ItemTag.name) == t, ItemTag.name_zh == tag.strip()),
+            ItemTag.item_id == Item.id, ItemTag.kind != "scene",
+            or_(func.lower(ItemTag.name).in_(names), ItemTag.name_zh == tag.strip()),
         )))
+    for word in q.scenes:
+        from deepdiary.pipeline.scenes import scene_word
+
+        scene = scene_word(word) or word.strip().lower()
+        cond.append(exists().where(and_(ItemTag.item_id == Item.id, ItemTag.kind == "scene", ItemTag.name == scene)))
+    person_ids: list[int] = []
+    for name in q.persons:
+        ids = [p.id for p in find_people(session, name)]
+        person_ids += ids
+        cond.append(exists().where(and_(Face.item_id == Item.id, Face.person_id.in_(ids or [-1]))))
+    if q.only_persons and q.persons:
+        cond.append(~exists().where(and_(Face.item_id == Item.id, or_(
+            Face.person_id.is_(None), Face.person_id.not_in(person_ids or [-1])))))
+    if q.any_person:
+        cond.append(PhotoMeta.people_count >= 1)
+    if q.people_count is not None:
+        cond.append(PhotoMeta.people_count == q.people_count)
+    if q.category:
+        cond.append(exists().where(and_(
+            ItemCategory.item_id == Item.id, ItemCategory.category_id == Category.id,
+            func.lower(Category.name) == q.category.strip().lower())))
     return cond
 
 
-def search_photos(session: Session, q: PhotoQuery, blobs: BlobStore) -> PhotoPage:
+def _has_cjk(text: str) -> bool:
+    return any("\u3400" <= ch <= "\u9fff" for ch in text)
+
+
+def tag_names(word: str) -> list[str]:
+    from deepdiary.memory.semantic import tag_names_for
+    from deepdiary.models.registry import models_for
+    from deepdiary.settings import Settings
+
+    return tag_names_for(models_for(Settings()), word)
+
+
+def search_photos(session: Session, q: PhotoQuery, library) -> PhotoPage:
+    """Photos matching every facet; by date, or by relevance when ``text`` or ``like_*`` is set."""
+    scores = _relevance(session, q, library)
     order = (Item.taken_at.desc(), Item.id.desc()) if q.newest_first else (Item.taken_at.asc(), Item.id.asc())
     stmt = (
         select(Item, PhotoMeta, Place)
         .join(PhotoMeta, PhotoMeta.item_id == Item.id)
         .outerjoin(Place, Place.id == Item.place_id)
         .where(*_conditions(session, q))
-        .order_by(*order)
-        .offset(q.offset)
-        .limit(q.limit + 1)
     )
-    rows = list(session.exec(stmt))
+    if scores is None:
+        rows = list(session.exec(stmt.order_by(*order).offset(q.offset).limit(q.limit + 1)))
+    else:
+        rows = list(session.exec(stmt.where(Item.id.in_(list(scores)))))
+        rows.sort(key=lambda r: (-scores[r[0].id], r[0].id))
+        rows = rows[q.offset: q.offset + q.limit + 1]
     has_more = len(rows) > q.limit
     rows = rows[: q.limit]
     paths = primary_paths(session, [item.id for item, _, _ in rows])
-    return PhotoPage(
-        results=[photo_result(item, meta, place, paths.get(item.id), blobs) for item, meta, place in rows],
-        offset=q.offset, limit=q.limit, has_more=has_more,
-    )
+    results = []
+    for item, meta, place in rows:
+        r = photo_result(item, meta, place, paths.get(item.id), library.blobs)
+        if scores is not None:
+            r.score = round(scores[item.id], 4)
+        results.append(r)
+    return PhotoPage(results=results, offset=q.offset, limit=q.limit, has_more=has_more)
+
+
+def _relevance(session: Session, q: PhotoQuery, library) -> dict[int, float] | None:
+    if q.text is None and q.like_item is None and q.like_vector is None:
+        return None
+    import numpy as np
+
+    from deepdiary.memory import semantic
+    from deepdiary.memory.vectors import IMAGE_FEATURES
+    from deepdiary.models.registry import models_for
+
+    k = max(500, q.offset + q.limit + 1)
+    combined: dict[int, float] = {}
+    if q.text:
+        for i, v in semantic.text_scores(session, library.vectors, models_for(library.settings), q.text, k=k).items():
+            combined[i] = combined.get(i, 0.0) + v
+    vector = None
+    if q.like_item is not None:
+        vector = library.vectors.get(IMAGE_FEATURES, [q.like_item]).get(q.like_item)
+        if vector is None:
+            raise LookupError(f"photo {q.like_item} has no image features yet: run `deepdiary enrich`")
+    elif q.like_vector is not None:
+        vector = np.asarray(q.like_vector, dtype=np.float32)
+    if vector is not None:
+        for i, v in semantic.like_scores(library.vectors, vector, k=k, exclude=q.like_item).items():
+            combined[i] = combined.get(i, 0.0) + v
+    return combined
 
 
 def primary_paths(session: Session, item_ids: list[int]) -> dict[int, str]:
@@ -197,4 +280,5 @@ def photo_result(item: Item, meta: PhotoMeta, place: Place | None, path: str | N
         id=item.id, path=path, taken_at=item.taken_at, place=PlaceOut.of(place),
         thumbnail=str(blobs.thumbnail_path(item.sha256)), lat=item.lat, lon=item.lon,
         layout=meta.layout, width=meta.width, height=meta.height, camera=camera, rating=item.rating,
+        people_count=meta.people_count, description=meta.description,
     )

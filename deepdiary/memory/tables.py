@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -88,6 +88,11 @@ class PhotoMeta(SQLModel, table=True):
     camera_make: str | None = Field(default=None, index=True)
     camera_model: str | None = Field(default=None, index=True)
     lens: str | None = None
+    # Filled by enrichment; None until the stage has run.
+    people_count: int | None = Field(default=None, index=True)
+    phash: str | None = Field(default=None, description="64-bit perceptual hash, hex")
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    description_zh: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class ItemColour(SQLModel, table=True):
@@ -153,3 +158,63 @@ class IngestError(SQLModel, table=True):
     severity: str = "error"
     reason: str = Field(sa_column=Column(Text))
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class ItemStage(SQLModel, table=True):
+    """Which enrichment stage ran on an item, with which model, and how it ended."""
+
+    __tablename__ = "item_stages"
+
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    stage: str = Field(primary_key=True)
+    status: str = Field(description="done or failed")
+    model: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "people"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str | None = Field(default=None, index=True)
+    aliases: str = Field(default="", description="other names, comma separated (e.g. a Chinese name)")
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Face(SQLModel, table=True):
+    """A detected face: where it is in the photo, its embedding and whose it is."""
+
+    __tablename__ = "faces"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="items.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="people.id", index=True)
+    # Box in the upright photo's full-resolution pixels.
+    x: int
+    y: int
+    width: int
+    height: int
+    score: float
+    landmarks: str = Field(default="[]", description="JSON list of [x, y] in full-resolution pixels")
+    embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    model: str
+    assigned_by: str = Field(default="auto", description="auto, or user once a person moved it")
+
+
+class Category(SQLModel, table=True):
+    __tablename__ = "categories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+
+
+class ItemCategory(SQLModel, table=True):
+    """An item's category: labelled by the user, or predicted with a confidence."""
+
+    __tablename__ = "item_categories"
+
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    category_id: int = Field(foreign_key="categories.id", index=True)
+    source: str = Field(description="user or auto")
+    confidence: float = 1.0

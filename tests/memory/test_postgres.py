@@ -54,14 +54,14 @@ def test_postgres_catalogue(pg_url, tmp_path):
         make_photo(tmp_path / "photos" / name, **spec)
     lib = Library.open(Settings(home=tmp_path / "lib", database_url=pg_url))
     assert lib.engine.dialect.name == "postgresql"
-    assert schema_revision(lib.engine) == "0001"
+    assert schema_revision(lib.engine) == "0002"
     report = PhotoIngester(lib).run([tmp_path / "photos"])
     assert (report.added, report.failed) == (len(PHOTOS), 0), report.problems[:2]
     assert PhotoIngester(lib).run([tmp_path / "photos"]).unchanged == len(PHOTOS)
 
     def names(**facets):
         with lib.session() as s:
-            return [Path(r.path).name for r in search_photos(s, PhotoQuery(**facets), lib.blobs).results]
+            return [Path(r.path).name for r in search_photos(s, PhotoQuery(**facets), lib).results]
 
     assert names(place="杭州") == ["hz1.jpg", "hz2.jpg", "hz3.jpg"]
     assert names(near_lat=48.86, near_lon=2.34, radius_km=5) == ["paris.jpg"]

@@ -57,7 +57,7 @@ def photo_library(tmp_path_factory):
 def names(photo_library, **facets) -> list[str]:
     lib, _ = photo_library
     with lib.session() as s:
-        page = search_photos(s, PhotoQuery(**facets), lib.blobs)
+        page = search_photos(s, PhotoQuery(**facets), lib)
     return [Path(r.path).name for r in page.results]
 
 

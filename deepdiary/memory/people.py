@@ -1,0 +1,250 @@
+"""People from faces: incremental assignment, periodic re-clustering, and the user's edits.
+
+A new face joins the nearest person whose centroid is within ``match_threshold``
+(dlib embeddings: same person ≤ ~0.45 apart, different people ≥ ~0.6), otherwise it
+starts a new person. ``recluster`` rebuilds the grouping with DBSCAN but never undoes
+the user: faces the user placed (``assigned_by == "user"``) stay where they are, and a
+cluster holding a named person's faces keeps that person, and so the name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from deepdiary.memory.tables import Face, Item, ItemPath, Person, PhotoMeta
+
+
+def embedding_of(face: Face) -> np.ndarray:
+    return np.frombuffer(face.embedding, dtype=np.float32)
+
+
+class PersonNotFound(LookupError):
+    pass
+
+
+class FaceClusterer:
+    def __init__(self, session: Session, match_threshold: float = 0.5):
+        self.session = session
+        self.threshold = match_threshold
+        self._ids: list[int] = []
+        self._sums: list[np.ndarray] = []
+        self._counts: list[int] = []
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        sums: dict[int, np.ndarray] = {}
+        counts: Counter = Counter()
+        for face in self.session.exec(select(Face).where(Face.person_id.is_not(None))):
+            e = embedding_of(face)
+            sums[face.person_id] = sums.get(face.person_id, 0) + e
+            counts[face.person_id] += 1
+        self._ids = list(sums)
+        self._sums = [sums[i] for i in self._ids]
+        self._counts = [counts[i] for i in self._ids]
+        self._loaded = True
+
+    def assign(self, face: Face) -> int:
+        """Give ``face`` a person (existing or new) and return the person id."""
+        self._load()
+        e = embedding_of(face)
+        best, best_d = None, None
+        if self._ids:
+            centroids = np.stack(self._sums) / np.asarray(self._counts, dtype=np.float32)[:, None]
+            d = np.linalg.norm(centroids - e, axis=1)
+            j = int(d.argmin())
+            best, best_d = j, float(d[j])
+        if best is not None and best_d <= self.threshold:
+            person_id = self._ids[best]
+            self._sums[best] = self._sums[best] + e
+            self._counts[best] += 1
+        else:
+            person = Person()
+            self.session.add(person)
+            self.session.flush()
+            person_id = person.id
+            self._ids.append(person_id)
+            self._sums.append(e.copy())
+            self._counts.append(1)
+        face.person_id = person_id
+        self.session.add(face)
+        return person_id
+
+    def recluster(self, eps: float | None = None) -> dict:
+        """Regroup every face with DBSCAN, keeping names and the user's placements."""
+        from sklearn.cluster import DBSCAN
+
+        faces = list(self.session.exec(select(Face).order_by(Face.id)))
+        if not faces:
+            return {"faces": 0, "people": 0, "moved": 0}
+        people = {p.id: p for p in self.session.exec(select(Person))}
+        x = np.stack([embedding_of(f) for f in faces])
+        labels = DBSCAN(eps=eps or self.threshold, min_samples=1).fit(x).labels_
+        clusters: dict[int, list[int]] = defaultdict(list)
+        for i, label in enumerate(labels):
+            clusters[int(label)].append(i)
+
+        pinned_centroids: dict[int, np.ndarray] = {}
+        pinned_by_person: dict[int, list[int]] = defaultdict(list)
+        for i, f in enumerate(faces):
+            if f.assigned_by == "user" and f.person_id is not None:
+                pinned_by_person[f.person_id].append(i)
+        for pid, idx in pinned_by_person.items():
+            pinned_centroids[pid] = x[idx].mean(0)
+
+        taken: set[int] = set()
+        moved = 0
+        # Larger clusters choose their person first, so a big group keeps its identity.
+        for label, members in sorted(clusters.items(), key=lambda kv: -len(kv[1])):
+            pinned_here = Counter(faces[i].person_id for i in members if faces[i].assigned_by == "user")
+            named_here = Counter(
+                faces[i].person_id for i in members
+                if faces[i].person_id in people and people[faces[i].person_id].name
+            )
+            previous = Counter(faces[i].person_id for i in members if faces[i].person_id is not None)
+            if pinned_here:
+                candidates = list(pinned_here)
+            elif named_here:
+                candidates = [named_here.most_common(1)[0][0]]
+            else:
+                free = [pid for pid, _ in previous.most_common() if pid not in taken and pid in people
+                        and not people[pid].name and pid not in pinned_centroids]
+                candidates = free[:1]
+            if not candidates:
+                person = Person()
+                self.session.add(person)
+                self.session.flush()
+                people[person.id] = person
+                candidates = [person.id]
+            taken.update(candidates)
+            for i in members:
+                face = faces[i]
+                if face.assigned_by == "user":
+                    continue
+                if len(candidates) == 1:
+                    target = candidates[0]
+                else:
+                    target = min(candidates, key=lambda pid: float(np.linalg.norm(pinned_centroids[pid] - x[i])))
+                if face.person_id != target:
+                    face.person_id = target
+                    self.session.add(face)
+                    moved += 1
+        self.session.flush()
+        used = set(self.session.exec(select(Face.person_id).distinct()))
+        for pid, person in people.items():
+            if pid not in used and not person.name:
+                self.session.delete(person)
+        self._loaded = False
+        return {"faces": len(faces), "people": len(used - {None}), "moved": moved}
+
+
+def refresh_people_counts(session: Session, item_ids: list[int]) -> None:
+    for item_id in item_ids:
+        meta = session.get(PhotoMeta, item_id)
+        if meta is not None:
+            meta.people_count = session.exec(select(func.count()).select_from(Face).where(Face.item_id == item_id)).one()
+            session.add(meta)
+
+
+def find_people(session: Session, name: str) -> list[Person]:
+    """People whose name or an alias matches ``name`` (case-insensitive, exact)."""
+    text = name.strip().lower()
+    found = []
+    for person in session.exec(select(Person).where(Person.name.is_not(None))):
+        names = [person.name] + [a for a in person.aliases.split(",") if a.strip()]
+        if any(n.strip().lower() == text for n in names):
+            found.append(person)
+    if not found and text.isdigit():
+        person = session.get(Person, int(text))
+        if person:
+            found.append(person)
+    return found
+
+
+def person_or_fail(session: Session, ref: str | int) -> Person:
+    if isinstance(ref, int) or str(ref).isdigit():
+        person = session.get(Person, int(ref))
+    else:
+        matches = find_people(session, str(ref))
+        person = matches[0] if len(matches) == 1 else None
+        if len(matches) > 1:
+            raise PersonNotFound(f"{ref!r} names {len(matches)} people; use an id")
+    if person is None:
+        raise PersonNotFound(f"no person {ref!r}")
+    return person
+
+
+def list_people(session: Session) -> list[dict]:
+    rows = session.exec(
+        select(Person, func.count(Face.id), func.count(func.distinct(Face.item_id)))
+        .join(Face, Face.person_id == Person.id, isouter=True)
+        .group_by(Person.id)
+        .order_by(func.count(Face.id).desc(), Person.id)
+    ).all()
+    return [{"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a], "faces": n,
+             "photos": photos} for p, n, photos in rows]
+
+
+def name_person(session: Session, ref: str | int, name: str, aliases: list[str] | None = None) -> Person:
+    person = person_or_fail(session, ref)
+    person.name = name.strip()
+    if aliases is not None:
+        person.aliases = ",".join(a.strip() for a in aliases if a.strip())
+    session.add(person)
+    return person
+
+
+def merge_people(session: Session, keep_ref: str | int, other_ref: str | int) -> Person:
+    """Move every face of ``other`` into ``keep``; the merged faces count as user-placed."""
+    keep, other = person_or_fail(session, keep_ref), person_or_fail(session, other_ref)
+    if keep.id == other.id:
+        return keep
+    for face in session.exec(select(Face).where(Face.person_id == other.id)):
+        face.person_id, face.assigned_by = keep.id, "user"
+        session.add(face)
+    if not keep.name and other.name:
+        keep.name = other.name
+    keep.aliases = ",".join(dict.fromkeys(a for a in (keep.aliases + "," + other.aliases).split(",") if a))
+    session.add(keep)
+    session.flush()
+    session.delete(other)
+    return keep
+
+
+def split_face(session: Session, face_id: int, to_ref: str | int | None = None) -> Person:
+    """Move one face to another person (or a new one); it will stay there."""
+    face = session.get(Face, face_id)
+    if face is None:
+        raise PersonNotFound(f"no face {face_id}")
+    if to_ref is None:
+        target = Person()
+        session.add(target)
+        session.flush()
+    else:
+        target = person_or_fail(session, to_ref)
+    old = face.person_id
+    face.person_id, face.assigned_by = target.id, "user"
+    session.add(face)
+    session.flush()
+    if old is not None and session.exec(select(func.count()).select_from(Face).where(Face.person_id == old)).one() == 0:
+        person = session.get(Person, old)
+        if person is not None and not person.name:
+            session.delete(person)
+    return target
+
+
+def person_faces(session: Session, ref: str | int) -> list[dict]:
+    person = person_or_fail(session, ref)
+    rows = session.exec(select(Face).where(Face.person_id == person.id).order_by(Face.item_id, Face.id)).all()
+    paths = {}
+    for item_id, path in session.exec(select(ItemPath.item_id, ItemPath.path).where(
+            ItemPath.item_id.in_([f.item_id for f in rows])).order_by(ItemPath.id)):
+        paths.setdefault(item_id, path)
+    return [{"id": f.id, "item_id": f.item_id, "path": paths.get(f.item_id), "box": [f.x, f.y, f.width, f.height],
+             "score": f.score, "assigned_by": f.assigned_by, "landmarks": json.loads(f.landmarks)} for f in rows]

@@ -1,0 +1,66 @@
+"""The vector index: Chroma collections stored inside the library folder.
+
+Vectors are always computed by our own models and passed in; Chroma's default
+embedding function would try to download a model, so no collection ever gets one.
+Ids are the catalogue's item ids as strings, so the catalogue stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_FEATURES = "image_features"
+CLIP_IMAGE = "clip_image"
+PHOTO_TEXT = "photo_text"
+
+
+class VectorIndex:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    @cached_property
+    def client(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(
+            path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+
+    def collection(self, name: str):
+        return self.client.get_or_create_collection(
+            name=name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def upsert(self, name: str, ids: list[int], vectors: np.ndarray, metadatas: list[dict] | None = None) -> None:
+        with self._lock:
+            self.collection(name).upsert(
+                ids=[str(i) for i in ids], embeddings=np.asarray(vectors, dtype=np.float32).tolist(),
+                metadatas=metadatas,
+            )
+
+    def get(self, name: str, ids: list[int] | None = None) -> dict[int, np.ndarray]:
+        """Stored vectors by item id (all of them when ``ids`` is None)."""
+        col = self.collection(name)
+        got = col.get(ids=[str(i) for i in ids] if ids is not None else None, include=["embeddings"])
+        return {int(i): np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
+    def nearest(self, name: str, vector: np.ndarray, k: int = 50, where: dict | None = None) -> list[tuple[int, float]]:
+        """The ``k`` nearest items as (item id, cosine similarity), closest first."""
+        col = self.collection(name)
+        count = col.count()
+        if count == 0:
+            return []
+        res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+                        n_results=min(k, count), where=where, include=["distances"])
+        return [(int(i), 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+    def delete(self, name: str, ids: list[int]) -> None:
+        with self._lock:
+            self.collection(name).delete(ids=[str(i) for i in ids])

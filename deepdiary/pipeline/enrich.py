@@ -1,0 +1,252 @@
+"""Enrichment: ordered model stages over catalogue items, recorded per item and stage.
+
+Stages run in order (faces, tags, features, description, category) because later ones
+use earlier results: scenes need the face count, descriptions use everything. A failed
+stage is recorded with its error and the item keeps what the other stages gave. Models
+load lazily, once per process (``ModelSet``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageOps
+from sqlmodel import Session, delete, select
+
+from deepdiary.memory.library import Library
+from deepdiary.memory.people import FaceClusterer, refresh_people_counts
+from deepdiary.memory.tables import (
+    Face, Item, ItemCategory, ItemColour, ItemPath, ItemStage, ItemTag, Person, PhotoMeta, Place,
+)
+from deepdiary.memory.vectors import IMAGE_FEATURES, PHOTO_TEXT
+from deepdiary.pipeline.describe import PhotoFacts, describe_en, describe_zh
+from deepdiary.pipeline.scenes import SCENES, scenes_for
+from deepdiary.models.registry import ModelSet, models_for
+
+STAGES = ("faces", "tags", "features", "description", "category")
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass
+class EnrichReport:
+    items: int = 0
+    stages_run: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: list[dict] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    faces_added: int = 0
+
+    def as_dict(self) -> dict:
+        return {"id": "enrich", "items": self.items, "stages_run": dict(self.stages_run),
+                "failures": self.failures, "faces_added": self.faces_added,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+def load_upright(path: Path) -> Image.Image:
+    with Image.open(path) as img:
+        img.load()
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+class Enricher:
+    def __init__(self, library: Library, models: ModelSet | None = None):
+        self.library = library
+        self.settings = library.settings
+        self.models = models or models_for(self.settings)
+
+    def pending(self, session: Session, stages: tuple[str, ...]) -> dict[int, list[str]]:
+        """Photo ids and the stages each still lacks (a failed stage counts as missing)."""
+        done: dict[int, set[str]] = defaultdict(set)
+        for item_id, stage in session.exec(
+                select(ItemStage.item_id, ItemStage.stage).where(ItemStage.status == "done")):
+            done[item_id].add(stage)
+        ids = session.exec(select(Item.id).where(Item.kind == "photo").order_by(Item.id)).all()
+        out = {}
+        for item_id in ids:
+            missing = [s for s in stages if s not in done[item_id]]
+            if missing:
+                out[item_id] = missing
+        return out
+
+    def run(self, item_ids: list[int] | None = None, stages: tuple[str, ...] = STAGES, force: bool = False,
+            progress: Progress | None = None, recluster: bool = True) -> EnrichReport:
+        report = EnrichReport()
+        with self.library.session() as s:
+            todo = self.pending(s, stages)
+            if force:
+                ids = item_ids or s.exec(select(Item.id).where(Item.kind == "photo").order_by(Item.id)).all()
+                todo = {i: list(stages) for i in ids}
+            elif item_ids is not None:
+                todo = {i: todo[i] for i in item_ids if i in todo}
+        for n, (item_id, missing) in enumerate(todo.items(), 1):
+            self._enrich_item(item_id, missing, report)
+            report.items += 1
+            if progress:
+                progress(n, len(todo), item_id)
+        if recluster and report.faces_added:
+            t = time.perf_counter()
+            with self.library.session() as s:
+                FaceClusterer(s, self.settings.face_match_threshold).recluster()
+                self._refresh_descriptions_after_recluster(s)
+            report.seconds["recluster"] += time.perf_counter() - t
+        return report
+
+    def _refresh_descriptions_after_recluster(self, s: Session) -> None:
+        # Names only change through the user; after re-clustering, descriptions of
+        # photos with named people are rebuilt so they never cite a stale name.
+        ids = s.exec(select(Face.item_id).join(Person, Person.id == Face.person_id)
+                     .where(Person.name.is_not(None)).distinct()).all()
+        for item_id in ids:
+            self._describe(s, item_id, _ItemWork(item_id))
+
+    def _enrich_item(self, item_id: int, stages: list[str], report: EnrichReport) -> None:
+        work = _ItemWork(item_id)
+        with self.library.session() as s:
+            item = s.get(Item, item_id)
+            try:
+                original = self.library.blobs.original_path(item.sha256, item.ext)
+                if not original.exists():  # originals kept in place rather than copied
+                    original = Path(s.exec(select(ItemPath.path).where(ItemPath.item_id == item_id)).first())
+                work.image = load_upright(original)
+            except Exception as exc:
+                for stage in stages:
+                    self._record(s, item_id, stage, "failed", None, f"cannot open the photo: {exc}")
+                    report.failures.append({"item_id": item_id, "stage": stage, "error": str(exc)})
+                return
+            for stage in stages:
+                t = time.perf_counter()
+                try:
+                    model = getattr(self, f"_{stage}")(s, item_id, work)
+                    self._record(s, item_id, stage, "done", model, None)
+                    report.stages_run[stage] += 1
+                except Exception as exc:  # one stage failing must not cost the others
+                    s.rollback()
+                    with self.library.session() as s2:
+                        self._record(s2, item_id, stage, "failed", None, f"{type(exc).__name__}: {exc}")
+                    report.failures.append({"item_id": item_id, "stage": stage, "error": f"{type(exc).__name__}: {exc}"})
+                report.seconds[stage] += time.perf_counter() - t
+            report.faces_added += work.faces_added
+
+    @staticmethod
+    def _record(s: Session, item_id: int, stage: str, status: str, model: str | None, error: str | None) -> None:
+        row = s.get(ItemStage, (item_id, stage)) or ItemStage(item_id=item_id, stage=stage, status=status)
+        row.status, row.model, row.error, row.updated_at = status, model, error, datetime.now(UTC)
+        s.add(row)
+        s.flush()
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def _faces(self, s: Session, item_id: int, work: "_ItemWork") -> str:
+        analyzer = self.models.faces
+        image = work.image
+        scale = 1.0
+        longest = max(image.size)
+        if longest > self.settings.detect_max_side:
+            scale = longest / self.settings.detect_max_side
+            image = image.resize((round(image.width / scale), round(image.height / scale)), Image.Resampling.BILINEAR)
+        detected = analyzer.analyze(image)
+        for old in s.exec(select(Face).where(Face.item_id == item_id, Face.assigned_by == "auto")):
+            s.delete(old)
+        s.flush()
+        clusterer = FaceClusterer(s, self.settings.face_match_threshold)
+        for f in detected:
+            x, y, w, h = (round(v * scale) for v in f.box)
+            face = Face(item_id=item_id, x=x, y=y, width=w, height=h, score=f.score, model=analyzer.name,
+                        landmarks=json.dumps([[round(px * scale), round(py * scale)] for px, py in f.landmarks]),
+                        embedding=f.embedding.astype(np.float32).tobytes())
+            s.add(face)
+            s.flush()
+            clusterer.assign(face)
+        work.faces_added += len(detected)
+        refresh_people_counts(s, [item_id])
+        return analyzer.name
+
+    def _analysis(self, work: "_ItemWork"):
+        if work.analysis is None:
+            work.analysis = self.models.tagger.analyze([work.image])[0]
+        return work.analysis
+
+    def _tags(self, s: Session, item_id: int, work: "_ItemWork") -> str:
+        from deepdiary.models.imagenet import imagenet_class_names
+
+        analysis = self._analysis(work)
+        names = imagenet_class_names()
+        s.exec(delete(ItemTag).where(ItemTag.item_id == item_id, ItemTag.kind.in_(["tag", "scene"])))
+        top = analysis.top(5)
+        for rank, (idx, p) in enumerate(top):
+            if rank == 0 or p >= self.settings.tag_min_probability:
+                s.add(ItemTag(item_id=item_id, kind="tag", name=names[idx], score=round(p, 4), source=self.models.tagger.name))
+        meta = s.get(PhotoMeta, item_id)
+        faces = meta.people_count if meta else None
+        for scene, score in scenes_for(analysis.probabilities, faces):
+            s.add(ItemTag(item_id=item_id, kind="scene", name=scene, name_zh=SCENES[scene], score=min(score, 1.0),
+                          source=self.models.tagger.name))
+        return self.models.tagger.name
+
+    def _features(self, s: Session, item_id: int, work: "_ItemWork") -> str:
+        import imagehash
+
+        analysis = self._analysis(work)
+        self.library.vectors.upsert(IMAGE_FEATURES, [item_id], analysis.features[None, :])
+        meta = s.get(PhotoMeta, item_id)
+        if meta is not None:
+            meta.phash = str(imagehash.phash(work.image))
+            s.add(meta)
+        if self.models.clip is not None:
+            from deepdiary.memory.vectors import CLIP_IMAGE
+
+            self.library.vectors.upsert(CLIP_IMAGE, [item_id], self.models.clip.embed_images([work.image]))
+        return self.models.tagger.name + ("+clip" if self.models.clip is not None else "")
+
+    def _description(self, s: Session, item_id: int, work: "_ItemWork") -> str:
+        return self._describe(s, item_id, work)
+
+    def _describe(self, s: Session, item_id: int, work: "_ItemWork") -> str:
+        item = s.get(Item, item_id)
+        meta = s.get(PhotoMeta, item_id)
+        place = s.get(Place, item.place_id) if item.place_id else None
+        people = s.exec(select(Person.name).join(Face, Face.person_id == Person.id)
+                        .where(Face.item_id == item_id, Person.name.is_not(None)).order_by(Face.x)).all()
+        tags = s.exec(select(ItemTag).where(ItemTag.item_id == item_id).order_by(ItemTag.score.desc())).all()
+        colour = s.exec(select(ItemColour.name).where(ItemColour.item_id == item_id, ItemColour.region == "image")
+                        .order_by(ItemColour.rank)).first()
+        facts = PhotoFacts(
+            people=list(dict.fromkeys(people)), face_count=meta.people_count or 0 if meta else 0,
+            scenes=[t.name for t in tags if t.kind == "scene"], tags=[t.name for t in tags if t.kind == "tag"],
+            city=place.city if place else None, country=place.country if place else None,
+            city_zh=place.city_zh if place else None, country_zh=place.country_zh if place else None,
+            taken_at=item.taken_at if item.date_source != "file:mtime" else None, colour=colour,
+        )
+        model = "facts"
+        english = describe_en(facts)
+        if self.settings.blip_weights and work.image is not None:
+            from deepdiary.models.caption import BlipCaptioner
+
+            english = BlipCaptioner(self.settings.blip_weights).caption(work.image)
+            model = "blip"
+        meta.description, meta.description_zh = english, describe_zh(facts)
+        s.add(meta)
+        # The text index holds both languages so a query in either finds the photo.
+        vec = self.models.text.embed([f"{meta.description} {meta.description_zh}"])
+        self.library.vectors.upsert(PHOTO_TEXT, [item_id], vec)
+        return model
+
+    def _category(self, s: Session, item_id: int, work: "_ItemWork") -> str:
+        from deepdiary.memory.categories import CategoryModel
+
+        return CategoryModel(self.library).label_item(s, item_id)
+
+
+@dataclass
+class _ItemWork:
+    item_id: int
+    image: Image.Image | None = None
+    analysis: object = None
+    faces_added: int = 0
