@@ -305,15 +305,30 @@ def demo(
     run_demo(folder or Path("demo-library"), out)
 
 
-def _people_call(fn, *args):
+def _people_call(fn, *args, redescribe: bool = False):
+    from sqlmodel import select
+
     from deepdiary.memory.people import PersonNotFound
+    from deepdiary.memory.tables import Face
 
     lib = open_library()
     try:
         with lib.session() as s:
-            return fn(s, *args)
+            before = set(s.exec(select(Face.item_id, Face.person_id)).all()) if redescribe else set()
+            result = fn(s, *args)
+            s.flush()
+            touched = {i for i, _ in set(s.exec(select(Face.item_id, Face.person_id)).all()) ^ before}
     except PersonNotFound as exc:
         fail(str(exc))
+    if redescribe:
+        from deepdiary.memory.people import person_faces
+        from deepdiary.pipeline.enrich import Enricher
+
+        if hasattr(result, "id"):
+            with lib.session() as s:
+                touched |= {f["item_id"] for f in person_faces(s, result.id)}
+        Enricher(lib).redescribe(sorted(touched))
+    return result
 
 
 @people_app.command("list")
@@ -340,7 +355,7 @@ def people_name(person: str, name: str,
     """Name a person (by id or current name); the name survives re-clustering."""
     from deepdiary.memory.people import name_person
 
-    p = _people_call(lambda s: name_person(s, person, name, alias))
+    p = _people_call(lambda s: name_person(s, person, name, alias), redescribe=True)
     if as_json:
         emit_json({"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a]})
     else:
@@ -352,7 +367,7 @@ def people_merge(keep: str, other: str, as_json: JsonOpt = False) -> None:
     """Move every face of OTHER into KEEP (they are the same person)."""
     from deepdiary.memory.people import merge_people
 
-    p = _people_call(lambda s: merge_people(s, keep, other))
+    p = _people_call(lambda s: merge_people(s, keep, other), redescribe=True)
     if as_json:
         emit_json({"id": p.id, "name": p.name})
     else:
@@ -365,7 +380,7 @@ def people_split(face_id: int, to: Annotated[Optional[str], typer.Option("--to",
     """Take one face out of its person; it is never moved back automatically."""
     from deepdiary.memory.people import split_face
 
-    p = _people_call(lambda s: split_face(s, face_id, to))
+    p = _people_call(lambda s: split_face(s, face_id, to), redescribe=True)
     if as_json:
         emit_json({"id": p.id, "name": p.name, "face_id": face_id})
     else:

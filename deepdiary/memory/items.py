@@ -8,7 +8,12 @@ from sqlmodel import Session, select
 from deepdiary.memory.blobs import BlobStore
 from deepdiary.memory.query import PlaceOut
 from deepdiary.memory.tables import (
+    Category,
+    Face,
     IngestError,
+    ItemCategory,
+    ItemStage,
+    Person,
     IngestJob,
     Item,
     ItemColour,
@@ -67,7 +72,18 @@ def item_details(session: Session, item_id: int, blobs: BlobStore) -> dict:
         out.update(
             format=meta.format, width=meta.width, height=meta.height, orientation=meta.orientation,
             layout=meta.layout, camera_make=meta.camera_make, camera_model=meta.camera_model, lens=meta.lens,
+            people_count=meta.people_count, phash=meta.phash, description=meta.description,
+            description_zh=meta.description_zh,
         )
+    faces = session.exec(select(Face, Person).join(Person, Person.id == Face.person_id, isouter=True)
+                         .where(Face.item_id == item_id).order_by(Face.x)).all()
+    out["faces"] = [{"id": f.id, "person_id": f.person_id, "person": p.name if p else None,
+                     "box": [f.x, f.y, f.width, f.height], "score": round(f.score, 3)} for f, p in faces]
+    cat = session.exec(select(ItemCategory, Category).join(Category, Category.id == ItemCategory.category_id)
+                       .where(ItemCategory.item_id == item_id)).first()
+    out["category"] = {"name": cat[1].name, "source": cat[0].source, "confidence": cat[0].confidence} if cat else None
+    out["stages"] = {st.stage: {"status": st.status, "model": st.model, "error": st.error}
+                     for st in session.exec(select(ItemStage).where(ItemStage.item_id == item_id))}
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from deepdiary.memory.tables import Face, Item, ItemPath, Person, PhotoMeta
+from deepdiary.memory.tables import Face, ItemPath, Person, PhotoMeta
 
 
 def embedding_of(face: Face) -> np.ndarray:
@@ -90,13 +90,7 @@ class FaceClusterer:
         for i, label in enumerate(labels):
             clusters[int(label)].append(i)
 
-        pinned_centroids: dict[int, np.ndarray] = {}
-        pinned_by_person: dict[int, list[int]] = defaultdict(list)
-        for i, f in enumerate(faces):
-            if f.assigned_by == "user" and f.person_id is not None:
-                pinned_by_person[f.person_id].append(i)
-        for pid, idx in pinned_by_person.items():
-            pinned_centroids[pid] = x[idx].mean(0)
+        pinned_centroids = {f.person_id for f in faces if f.assigned_by == "user" and f.person_id is not None}
 
         taken: set[int] = set()
         moved = 0
@@ -108,11 +102,9 @@ class FaceClusterer:
                 if faces[i].person_id in people and people[faces[i].person_id].name
             )
             previous = Counter(faces[i].person_id for i in members if faces[i].person_id is not None)
-            if pinned_here:
-                candidates = list(pinned_here)
-            elif named_here:
-                candidates = [named_here.most_common(1)[0][0]]
-            else:
+            # People the user has vouched for in this cluster: by moving faces, or by naming.
+            candidates = list(dict.fromkeys([*pinned_here, *named_here]))
+            if not candidates:
                 free = [pid for pid, _ in previous.most_common() if pid not in taken and pid in people
                         and not people[pid].name and pid not in pinned_centroids]
                 candidates = free[:1]
@@ -123,14 +115,16 @@ class FaceClusterer:
                 people[person.id] = person
                 candidates = [person.id]
             taken.update(candidates)
+            centroids = {pid: x[[i for i in members if faces[i].person_id == pid]].mean(0)
+                         for pid in candidates if any(faces[i].person_id == pid for i in members)}
             for i in members:
                 face = faces[i]
-                if face.assigned_by == "user":
-                    continue
-                if len(candidates) == 1:
+                if face.assigned_by == "user" or face.person_id in candidates:
+                    continue  # the user's placement, or already with a vouched-for person
+                if len(candidates) == 1 or not centroids:
                     target = candidates[0]
                 else:
-                    target = min(candidates, key=lambda pid: float(np.linalg.norm(pinned_centroids[pid] - x[i])))
+                    target = min(centroids, key=lambda pid: float(np.linalg.norm(centroids[pid] - x[i])))
                 if face.person_id != target:
                     face.person_id = target
                     self.session.add(face)

@@ -18,7 +18,11 @@ from sqlmodel import Session, select
 from deepdiary.memory.tables import Face, Item, ItemTag, Person, Place
 from deepdiary.memory.vectors import CLIP_IMAGE, IMAGE_FEATURES, PHOTO_TEXT
 
-CLASS_MATCH = 0.45  # a class name this similar to the query counts as named by it
+# A class counts as named by the query when it stands out from the other 999: single
+# words embed with a high shared baseline (Chinese more so), so a fixed cosine cut-off
+# lets noise through; a z-score over all classes does not.
+CLASS_MATCH = 0.35
+CLASS_Z = 2.0
 SCENE_MATCH = 0.5
 NAME_BONUS = 0.3
 
@@ -50,8 +54,10 @@ def tag_names_for(models, word: str, k: int = 3) -> list[str]:
     if not _cjk(word):
         return [word]
     sims = _class_vectors(models) @ models.text.embed([word])[0]
-    order = np.argsort(-sims)[:k]
-    return [names[i] for i in order if sims[i] >= CLASS_MATCH] or [names[order[0]]]
+    z = (sims - sims.mean()) / (sims.std() + 1e-9)
+    order = np.argsort(-z)[:k]
+    # Keep only labels nearly as clearly meant as the best one.
+    return [names[i] for i in order if z[i] >= max(3.0, z[order[0]] - 2.0)] or [names[order[0]]]
 
 
 def text_scores(session: Session, vectors, models, text: str, k: int = 500) -> dict[int, float]:
@@ -71,7 +77,9 @@ def text_scores(session: Session, vectors, models, text: str, k: int = 500) -> d
 
     names = imagenet_class_names()
     class_sims = _class_vectors(models) @ q
-    matched = {names[i]: float(class_sims[i]) for i in np.argsort(-class_sims)[:10] if class_sims[i] >= CLASS_MATCH}
+    z = (class_sims - class_sims.mean()) / (class_sims.std() + 1e-9)
+    matched = {names[i]: float(class_sims[i]) for i in np.argsort(-z)[:50]
+               if z[i] >= CLASS_Z and class_sims[i] >= CLASS_MATCH}
     if matched:
         best: dict[int, float] = {}
         for item_id, name, p in session.exec(select(ItemTag.item_id, ItemTag.name, ItemTag.score).where(

@@ -98,6 +98,12 @@ class Enricher:
             report.seconds["recluster"] += time.perf_counter() - t
         return report
 
+    def redescribe(self, item_ids: list[int]) -> None:
+        """Rebuild descriptions after the user changed who is in these photos."""
+        with self.library.session() as s:
+            for item_id in item_ids:
+                self._describe(s, item_id, _ItemWork(item_id))
+
     def _refresh_descriptions_after_recluster(self, s: Session) -> None:
         # Names only change through the user; after re-clustering, descriptions of
         # photos with named people are rebuilt so they never cite a stale name.

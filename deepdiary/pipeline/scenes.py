@@ -71,6 +71,9 @@ _NAMED = {
 }
 
 SCENE_THRESHOLD = 0.15
+# Scenes spanning hundreds of classes (all animals, all dogs) collect stray probability
+# from any photo, so they need more mass, or the top label, to count.
+BROAD_SCENE_THRESHOLD = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +102,11 @@ def scenes_for(probabilities: np.ndarray, faces: int | None) -> list[tuple[str, 
     """Scenes whose evidence reaches the threshold, strongest first."""
     scenes, m = scene_matrix()
     scores = dict(zip(scenes, (m @ probabilities).tolist()))
+    top = int(np.argmax(probabilities))
+    for scene in _RANGES:
+        s = scenes.index(scene)
+        if scores[scene] < BROAD_SCENE_THRESHOLD and not m[s, top]:
+            scores[scene] = 0.0
     if scores["indoor"] >= SCENE_THRESHOLD and scores["outdoor"] >= SCENE_THRESHOLD:
         weaker = "indoor" if scores["indoor"] < scores["outdoor"] else "outdoor"
         scores[weaker] = 0.0  # one photo is not both
