@@ -73,7 +73,7 @@ _NAMED = {
 SCENE_THRESHOLD = 0.15
 # Scenes spanning hundreds of classes (all animals, all dogs) collect stray probability
 # from any photo, so they need more mass, or the top label, to count.
-BROAD_SCENE_THRESHOLD = 0.5
+BROAD_SCENE_THRESHOLD = 0.8
 
 
 @lru_cache(maxsize=1)
@@ -105,7 +105,8 @@ def scenes_for(probabilities: np.ndarray, faces: int | None) -> list[tuple[str, 
     top = int(np.argmax(probabilities))
     for scene in _RANGES:
         s = scenes.index(scene)
-        if scores[scene] < BROAD_SCENE_THRESHOLD and not m[s, top]:
+        confident_top = m[s, top] and probabilities[top] >= 0.1
+        if scores[scene] < BROAD_SCENE_THRESHOLD and not confident_top:
             scores[scene] = 0.0
     if scores["indoor"] >= SCENE_THRESHOLD and scores["outdoor"] >= SCENE_THRESHOLD:
         weaker = "indoor" if scores["indoor"] < scores["outdoor"] else "outdoor"
