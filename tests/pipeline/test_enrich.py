@@ -112,7 +112,9 @@ def test_tags_and_scenes_in_english_and_chinese(enriched):
     assert set(names(cli_json(lib, "search", "photos", "--scene", "building"))) >= {
         "china.jpg", "DSCN0010.jpg", "castle-bright.jpg"}
     shown = cli_json(lib, "show", str(cli_json(lib, "search", "photos", "--tag", "green iguana")[0]["id"]))
-    assert shown["tags"][0]["name"] == "green iguana" and 0.1 < shown["tags"][0]["score"] < 1
+    labels = [t for t in shown["tags"] if t["kind"] == "tag"]
+    assert labels[0]["name"] == "green iguana" and 0.1 < labels[0]["score"] < 1
+    assert {t["name_zh"] for t in shown["tags"] if t["kind"] == "scene"} == {"动物", "户外"}
 
 
 def test_similar_photos_and_duplicates(enriched):
