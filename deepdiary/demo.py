@@ -12,6 +12,7 @@ size and modification time stay the same and the ingest skips it as unchanged.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlmodel import select
 from deepdiary.memory.library import Library
 from deepdiary.memory.query import ColourFacet, PhotoQuery, PhotoResult, search_photos
 from deepdiary.memory.tables import Item
+from deepdiary.pipeline.enrich import Enricher
 from deepdiary.pipeline.ingest import PhotoIngester
 from deepdiary.settings import Settings
 
@@ -224,6 +226,22 @@ def write_samples(photo_dir: Path) -> int:
     return written
 
 
+# Real photographs that ship inside scikit-learn, so the models have something real to see.
+PACKAGED_PHOTOS = ("china.jpg", "flower.jpg")
+
+
+def copy_packaged_photos(photo_dir: Path) -> int:
+    import sklearn.datasets
+
+    written = 0
+    for name in PACKAGED_PHOTOS:
+        dest = photo_dir / name
+        if not dest.exists():
+            shutil.copyfile(Path(sklearn.datasets.__file__).parent / "images" / name, dest)
+            written += 1
+    return written
+
+
 def _searches() -> list[tuple[str, PhotoQuery]]:
     return [
         ("Photos in Hangzhou, July 2023",
@@ -236,6 +254,9 @@ def _searches() -> list[tuple[str, PhotoQuery]]:
         ("Tall photos", PhotoQuery(layout="tall")),
         ("Taken with a Fujifilm", PhotoQuery(camera="fujifilm")),
         ("Within 50 km of Paris", PhotoQuery(near_lat=48.8566, near_lon=2.3522, radius_km=50)),
+        ("Free text: 'flower'", PhotoQuery(text="flower", limit=3)),
+        ("Free text in Chinese: '花'", PhotoQuery(text="花", limit=3)),
+        ("Scene: building (建筑)", PhotoQuery(scenes=["建筑"])),
     ]
 
 
@@ -250,11 +271,11 @@ def _results_table(results: list[PhotoResult]) -> Table:
     table = Table(title=f"{len(results)} photo(s)", title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("taken", no_wrap=True)  # a date split over two lines reads badly
-    for col in ("place", "layout", "camera"):
+    for col in ("place", "layout", "camera", "description"):
         table.add_column(col, overflow="fold")
     for r in results:
         table.add_row(Path(r.path).name if r.path else "", r.taken_at.strftime("%Y-%m-%d %H:%M") if r.taken_at else "",
-                      _place_text(r), r.layout, r.camera or "")
+                      _place_text(r), r.layout, r.camera or "", r.description or "")
     return table
 
 
@@ -265,8 +286,9 @@ def run_demo(folder: Path, console: Console) -> dict[str, list[str]]:
     """
     folder = Path(folder)
     photo_dir = folder / PHOTO_FOLDER
-    written = write_samples(photo_dir)
-    console.print(f"[bold]Deep Diary demo[/bold]: {len(SAMPLES)} sample photos in {photo_dir} ({written} new)")
+    written = write_samples(photo_dir) + copy_packaged_photos(photo_dir)
+    total = len(SAMPLES) + len(PACKAGED_PHOTOS)
+    console.print(f"[bold]Deep Diary demo[/bold]: {total} sample photos in {photo_dir} ({written} new)")
 
     settings = Settings(home=folder)
     lib = Library.open(settings)
@@ -281,6 +303,9 @@ def run_demo(folder: Path, console: Console) -> dict[str, list[str]]:
             for p in report.problems:
                 problems.add_row(Path(p.path).name, p.severity, p.reason)
             console.print(problems)
+        enriched = Enricher(lib).run()
+        console.print(f"Enriched {enriched.items} photo(s) with local models (faces, tags, scenes, "
+                      f"features, descriptions); {len(enriched.failures)} stage failure(s)")
 
         found: dict[str, list[str]] = {}
         # The search facet default is the library setting, as in the CLI, so the demo

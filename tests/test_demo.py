@@ -29,12 +29,16 @@ def test_demo_searches_find_exactly_the_photos_they_claim(tmp_path):
     assert set(found["Within 50 km of Paris"]) == {"paris-pink-portrait.jpg", "paris-stone-wall.jpg"}
 
     text = output.getvalue()
-    assert "12 added" in text
+    # Models on the photos that ship with scikit-learn, queried in English and Chinese.
+    assert found["Free text: 'flower'"][0] == "flower.jpg"
+    assert found["Free text in Chinese: '花'"][0] == "flower.jpg"
+    assert "china.jpg" in found["Scene: building (建筑)"]
+    assert "14 added" in text
     # The EXIF-less PNG is reported, not silently dated.
     assert "modification time is used" in text
-    assert "12 photos in the library, 7 searches run" in text
+    assert "14 photos in the library, 10 searches run" in text
 
     # A second run finds every file unchanged and answers the same.
     again = io.StringIO()
     assert run_demo(tmp_path / "lib", Console(file=again, width=120)) == found
-    assert "0 added, 12 unchanged, 0 failed" in again.getvalue()
+    assert "0 added, 14 unchanged, 0 failed" in again.getvalue()

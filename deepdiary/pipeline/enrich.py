@@ -129,14 +129,15 @@ class Enricher:
             for stage in stages:
                 t = time.perf_counter()
                 try:
-                    model = getattr(self, f"_{stage}")(s, item_id, work)
+                    # A savepoint per stage: a failure undoes that stage alone.
+                    with s.begin_nested():
+                        model = getattr(self, f"_{stage}")(s, item_id, work)
                     self._record(s, item_id, stage, "done", model, None)
                     report.stages_run[stage] += 1
                 except Exception as exc:  # one stage failing must not cost the others
-                    s.rollback()
-                    with self.library.session() as s2:
-                        self._record(s2, item_id, stage, "failed", None, f"{type(exc).__name__}: {exc}")
-                    report.failures.append({"item_id": item_id, "stage": stage, "error": f"{type(exc).__name__}: {exc}"})
+                    error = f"{type(exc).__name__}: {exc}"
+                    self._record(s, item_id, stage, "failed", None, error)
+                    report.failures.append({"item_id": item_id, "stage": stage, "error": error})
                 report.seconds[stage] += time.perf_counter() - t
             report.faces_added += work.faces_added
 
