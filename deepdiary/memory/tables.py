@@ -218,3 +218,121 @@ class ItemCategory(SQLModel, table=True):
     category_id: int = Field(foreign_key="categories.id", index=True)
     source: str = Field(description="user or auto")
     confidence: float = 1.0
+
+
+class Conversation(SQLModel, table=True):
+    """A chat: a partner or a group, as named by the export."""
+
+    __tablename__ = "conversations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    person_id: int | None = Field(default=None, foreign_key="people.id", index=True)
+
+
+class ChatMeta(SQLModel, table=True):
+    """A chat message: the item's text and time live on ``items``; this is the rest."""
+
+    __tablename__ = "chat_meta"
+
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    sender: str = Field(index=True)
+    sender_person_id: int | None = Field(default=None, foreign_key="people.id", index=True)
+    is_me: bool = False
+    msg_kind: str = "text"
+    source_file: str
+    source_line: int
+    source_id: str
+    # Identifies the message across overlapping exports, so a re-import adds only new ones.
+    dedupe_key: str = Field(unique=True)
+
+
+class DiaryMeta(SQLModel, table=True):
+    __tablename__ = "diary_meta"
+
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    source_file: str = Field(index=True)
+    source_line: int
+    chunk_index: int
+    dedupe_key: str = Field(unique=True)
+
+
+class Track(SQLModel, table=True):
+    __tablename__ = "tracks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str | None = None
+    kind: str
+    source_file: str = Field(index=True)
+    source_index: int = Field(description="position of the track in its file")
+    points: int = 0
+    start: datetime | None = Field(default=None, sa_column=Column(DateTime(), index=True))
+    end: datetime | None = Field(default=None, sa_column=Column(DateTime(), index=True))
+
+
+class TrackPointRow(SQLModel, table=True):
+    """A GPS fix. Times are naive UTC; None where the file's time was missing or not trusted."""
+
+    __tablename__ = "track_points"
+    __table_args__ = (Index("ix_track_points_time", "time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    track_id: int = Field(foreign_key="tracks.id", index=True)
+    segment: int
+    time: datetime | None = Field(default=None, sa_column=Column(DateTime()))
+    lat: float
+    lon: float
+    ele: float | None = None
+
+
+class Visit(SQLModel, table=True):
+    """A stay at one place: from a Takeout place visit, or found in a track. Times naive UTC."""
+
+    __tablename__ = "visits"
+
+    id: int | None = Field(default=None, primary_key=True)
+    start: datetime = Field(sa_column=Column(DateTime(), index=True, nullable=False))
+    end: datetime = Field(sa_column=Column(DateTime(), nullable=False))
+    lat: float
+    lon: float
+    name: str | None = None
+    address: str | None = None
+    source: str
+    source_file: str
+    place_id: int | None = Field(default=None, foreign_key="places.id", index=True)
+
+
+class Event(SQLModel, table=True):
+    """Photos, stays and chat bursts close in time (and place), told as one diary line."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    start: datetime = Field(sa_column=Column(DateTime(), index=True, nullable=False))
+    end: datetime = Field(sa_column=Column(DateTime(), nullable=False))
+    place_id: int | None = Field(default=None, foreign_key="places.id")
+    title: str
+    diary_line: str = Field(sa_column=Column(Text, nullable=False))
+    photos: int = 0
+    messages: int = 0
+    visits: int = 0
+
+
+class EventItem(SQLModel, table=True):
+    __tablename__ = "event_items"
+
+    event_id: int = Field(foreign_key="events.id", primary_key=True)
+    item_id: int = Field(foreign_key="items.id", primary_key=True, index=True)
+
+
+class PersonNote(SQLModel, table=True):
+    """What someone can offer (a resource) or is looking for (a demand): the seed's social resources."""
+
+    __tablename__ = "person_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="people.id", index=True)
+    kind: str = Field(description="resource or demand")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

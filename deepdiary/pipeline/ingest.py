@@ -8,9 +8,6 @@ without being read; a renamed copy (same sha256) only gains a path.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -20,8 +17,6 @@ from deepdiary.connectors.photos import PhotoReadError, iter_photo_files, read_p
 from deepdiary.memory.blobs import cid_v1, sha256_file
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import (
-    IngestError,
-    IngestJob,
     Item,
     ItemColour,
     ItemPath,
@@ -30,44 +25,9 @@ from deepdiary.memory.tables import (
 )
 from deepdiary.pipeline.colours import dominant_colours
 from deepdiary.pipeline.geocode import ReverseGeocoder, default_geocoder
+from deepdiary.pipeline.jobs import FileProblem, IngestReport, JobRecorder
 
 Progress = Callable[[int, int, Path], None]
-
-
-@dataclass
-class FileProblem:
-    path: str
-    severity: str
-    reason: str
-
-
-@dataclass
-class IngestReport:
-    job_id: int
-    total: int = 0
-    added: int = 0
-    linked: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    item_ids: list[int] = field(default_factory=list)
-    problems: list[FileProblem] = field(default_factory=list)
-
-    @property
-    def warned(self) -> int:
-        return len({p.path for p in self.problems if p.severity == "warning"})
-
-    def as_dict(self) -> dict:
-        return {
-            "id": self.job_id,
-            "total": self.total,
-            "added": self.added,
-            "linked": self.linked,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-            "warned": self.warned,
-            "item_ids": self.item_ids,
-            "problems": [p.__dict__ for p in self.problems],
-        }
 
 
 class PhotoIngester:
@@ -75,7 +35,6 @@ class PhotoIngester:
         self.library = library
         self.settings = library.settings
         self._geocoder = geocoder
-        self._places: dict[tuple[str, str, str], int] = {}
 
     @property
     def geocoder(self) -> ReverseGeocoder:
@@ -85,49 +44,29 @@ class PhotoIngester:
 
     def run(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
         roots = [Path(p).expanduser() for p in paths]
-        missing = [str(p) for p in roots if not p.exists()]
         files = list(iter_photo_files([p for p in roots if p.exists()]))
         self._sweep_temp_files()
-        with self.library.session() as s:
-            # A job still "running" belongs to a run that was killed.
-            for stale in s.exec(select(IngestJob).where(IngestJob.status == "running")):
-                stale.status = "interrupted"
-                s.add(stale)
-            job = IngestJob(kind="photos", roots=json.dumps([str(p) for p in roots]), total=len(files))
-            s.add(job)
-            s.flush()
-            report = IngestReport(job_id=job.id, total=len(files))
-            for path in missing:
-                self._problem(s, report, path, "error", "path does not exist")
+        self.job = JobRecorder(self.library, "photos", roots, len(files))
+        report = self.job.report
+        for path in roots:
+            if not path.exists():
+                self.job.problem_now(str(path), "error", "path does not exist")
                 report.failed += 1
         for done, path in enumerate(files, 1):
             try:
                 self._ingest_one(path, report)
             except Exception as exc:  # one bad file must never stop the run
-                self._places.clear()  # a rolled-back place id must not be reused
-                with self.library.session() as s:
-                    self._problem(s, report, str(path), "error", f"{type(exc).__name__}: {exc}")
+                self.job.problem_now(str(path), "error", f"{type(exc).__name__}: {exc}")
                 report.failed += 1
             if progress:
                 progress(done, len(files), path)
-        with self.library.session() as s:
-            job = s.get(IngestJob, report.job_id)
-            job.status = "done"
-            job.finished_at = datetime.now(UTC)
-            for key in ("added", "linked", "unchanged", "failed"):
-                setattr(job, key, getattr(report, key))
-            s.add(job)
-        return report
+        return self.job.finish()
 
     def _sweep_temp_files(self) -> None:
         root = self.library.blobs.root
         if root.exists():
             for tmp in root.glob("*/*/.tmp-*"):
                 tmp.unlink(missing_ok=True)
-
-    def _problem(self, s: Session, report: IngestReport, path: str, severity: str, reason: str) -> None:
-        s.add(IngestError(job_id=report.job_id, path=path, severity=severity, reason=reason))
-        report.problems.append(FileProblem(path, severity, reason))
 
     def _ingest_one(self, path: Path, report: IngestReport) -> None:
         key = str(path)
@@ -153,8 +92,7 @@ class PhotoIngester:
         try:
             record = read_photo(path, preview_size=self.settings.thumbnail_size)
         except PhotoReadError as exc:
-            with self.library.session() as s:
-                self._problem(s, report, key, "error", str(exc))
+            self.job.problem_now(key, "error", str(exc))
             report.failed += 1
             return
 
@@ -206,23 +144,23 @@ class PhotoIngester:
             known.item_id, known.size, known.mtime_ns = item.id, stat.st_size, stat.st_mtime_ns
             s.add(known)
             for warning in record.warnings:
-                s.add(IngestError(job_id=report.job_id, path=key, severity="warning", reason=warning))
+                self.job.problem(s, key, "warning", warning)
         # Counted only once the transaction has committed.
         report.problems.extend(FileProblem(key, "warning", w) for w in record.warnings)
         report.added += 1
         report.item_ids.append(item.id)
 
     def _place_id(self, s: Session, lat: float, lon: float) -> int:
-        name = self.geocoder.lookup(lat, lon)
-        key = (name.city, name.admin1, name.country_code)
-        if key in self._places:
-            return self._places[key]
-        place = s.exec(
-            select(Place).where(Place.city == name.city, Place.admin1 == name.admin1, Place.country_code == name.country_code)
-        ).first()
-        if place is None:
-            place = Place(**name.__dict__)
-            s.add(place)
-            s.flush()
-        self._places[key] = place.id
-        return place.id
+        return place_id_for(s, self.geocoder, lat, lon)
+
+
+def place_id_for(s: Session, geocoder: ReverseGeocoder, lat: float, lon: float) -> int:
+    """The catalogue place of a position, created on first sight."""
+    name = geocoder.lookup(lat, lon)
+    place = s.exec(select(Place).where(Place.city == name.city, Place.admin1 == name.admin1,
+                                       Place.country_code == name.country_code)).first()
+    if place is None:
+        place = Place(**name.__dict__)
+        s.add(place)
+        s.flush()
+    return place.id

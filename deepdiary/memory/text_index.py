@@ -1,0 +1,193 @@
+"""Hybrid retrieval over chat messages and diary chunks.
+
+Two indexes, fused by reciprocal rank:
+- BM25 in SQLite FTS5, over our own tokens: English words lower-cased and Snowball-
+  stemmed, Chinese as overlapping character pairs (the usual CJK bigram analysis, so no
+  word-segmentation dictionary is needed). Each message is also indexed with its
+  neighbours' words in a second, lighter column: a reply like "yes, every Sunday" is
+  found by the question it answers.
+- Dense vectors from the multilingual sentence encoder in Chroma, so a Chinese query
+  finds an English message and paraphrases match.
+The FTS5 file lives in the library folder whatever the catalogue's database is: like the
+vectors, it is derived from the catalogue and can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from deepdiary.memory.vectors import VectorIndex
+
+TEXTS = "texts"
+RRF_K = 60
+DENSE_WEIGHT = 0.2  # on LoCoMo, dense alone is weak (recall@5 0.13) but it bridges languages
+CONTEXT_WEIGHT = 0.35
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[\u3400-\u9fff]+")
+_STOP = frozenset("""a an the and or but if of at by for with about against between into through during before
+after above below to from up down in out on off over under again further then once here there when where why how
+all any both each few more most other some such no nor not only own same so than too very s t can will just don
+should now i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
+herself it its itself they them their theirs themselves what which who whom this that these those am is are was
+were be been being have has had having do does did doing would could ought i'm you're he's she's it's we're
+they're i've you've we've they've i'd you'd he'd she'd we'd they'd i'll you'll he'll she'll we'll they'll isn't
+aren't wasn't weren't hasn't haven't hadn't doesn't don't didn't won't wouldn't shan't shouldn't can't cannot
+couldn't mustn't let's that's who's what's here's there's when's where's why's how's yeah oh hey wow""".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Index terms: stemmed English words without stop words, and Chinese character pairs."""
+    out: list[str] = []
+    stem = _stemmer().stemWord
+    for word in _WORD.findall(text.lower()):
+        if "\u3400" <= word[0] <= "\u9fff":
+            out.extend(word[i:i + 2] for i in range(max(1, len(word) - 1)))
+        elif word not in _STOP:
+            out.append(stem(word.replace("'", "")))
+    return out
+
+
+@dataclass
+class IndexedText:
+    item_id: int
+    text: str
+    context: str
+    time: datetime | None
+    sender: str
+    conversation: str
+    kind: str  # "message" or "diary"
+
+
+@dataclass
+class TextFilter:
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    senders: list[str] | None = None  # lower-cased
+    conversation: str | None = None
+    kinds: list[str] | None = None
+
+
+class TextIndex:
+    def __init__(self, path: Path, vectors: VectorIndex, embedder):
+        self.path = Path(path)
+        self.vectors = vectors
+        self.embedder = embedder
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = None
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        if self._con is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5("
+                "body, context, item_id UNINDEXED, tokenize='unicode61 remove_diacritics 2')")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS meta (item_id INTEGER PRIMARY KEY, t REAL, sender TEXT, "
+                "conversation TEXT, kind TEXT)")
+            con.execute("CREATE INDEX IF NOT EXISTS meta_t ON meta(t)")
+            self._con = con
+        return self._con
+
+    def add(self, rows: list[IndexedText], batch: int = 256) -> None:
+        if not rows:
+            return
+        with self._lock:
+            con = self.con
+            ids = [r.item_id for r in rows]
+            marks = ",".join("?" * len(ids))
+            con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", ids)
+            con.executemany("INSERT INTO docs(body, context, item_id) VALUES (?, ?, ?)",
+                            [(" ".join(tokens(r.text)), " ".join(tokens(r.context)), r.item_id) for r in rows])
+            con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?, ?, ?, ?)",
+                            [(r.item_id, r.time.timestamp() if r.time else None, r.sender.lower(),
+                              r.conversation, r.kind) for r in rows])
+            con.commit()
+        for i in range(0, len(rows), batch):
+            chunk = rows[i:i + batch]
+            vecs = self.embedder.embed([r.text for r in chunk])
+            self.vectors.upsert(TEXTS, [r.item_id for r in chunk], vecs, [
+                {"t": r.time.timestamp() if r.time else 0.0, "sender": r.sender.lower(),
+                 "conversation": r.conversation, "kind": r.kind} for r in chunk])
+
+    def _meta_where(self, f: TextFilter) -> tuple[str, list]:
+        clauses, args = [], []
+        if f.date_from:
+            clauses.append("m.t >= ?")
+            args.append(f.date_from.timestamp())
+        if f.date_to:
+            clauses.append("m.t <= ?")
+            args.append(f.date_to.timestamp())
+        if f.senders:
+            clauses.append(f"m.sender IN ({','.join('?' * len(f.senders))})")
+            args += f.senders
+        if f.conversation:
+            clauses.append("m.conversation = ?")
+            args.append(f.conversation)
+        if f.kinds:
+            clauses.append(f"m.kind IN ({','.join('?' * len(f.kinds))})")
+            args += f.kinds
+        return (" AND " + " AND ".join(clauses)) if clauses else "", args
+
+    def bm25(self, query: str, k: int, f: TextFilter) -> list[tuple[int, float]]:
+        terms = list(dict.fromkeys(tokens(query)))
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        where, args = self._meta_where(f)
+        sql = (f"SELECT d.item_id, bm25(docs, 1.0, {CONTEXT_WEIGHT}) AS score FROM docs d "
+               f"JOIN meta m ON m.item_id = d.item_id WHERE docs MATCH ?{where} ORDER BY score LIMIT ?")
+        rows = self.con.execute(sql, [match, *args, k]).fetchall()
+        return [(int(i), -float(s)) for i, s in rows]
+
+    def dense(self, query: str, k: int, f: TextFilter) -> list[tuple[int, float]]:
+        q = self.embedder.embed([query])[0]
+        conds = []
+        if f.date_from:
+            conds.append({"t": {"$gte": f.date_from.timestamp()}})
+        if f.date_to:
+            conds.append({"t": {"$lte": f.date_to.timestamp()}})
+        if f.senders:
+            conds.append({"sender": {"$in": f.senders}})
+        if f.conversation:
+            conds.append({"conversation": f.conversation})
+        if f.kinds:
+            conds.append({"kind": {"$in": f.kinds}})
+        where = None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
+        return self.vectors.nearest(TEXTS, q, k=k, where=where)
+
+    def search(self, query: str, k: int = 10, f: TextFilter | None = None, boost_senders: list[str] | None = None,
+               depth: int = 100, dense_weight: float = DENSE_WEIGHT) -> list[tuple[int, float]]:
+        """Item ids with fused scores, best first."""
+        f = f or TextFilter()
+        fused: dict[int, float] = {}
+        for weight, hits in ((1.0, self.bm25(query, depth, f)), (dense_weight, self.dense(query, depth, f))):
+            for rank, (item_id, _) in enumerate(hits):
+                fused[item_id] = fused.get(item_id, 0.0) + weight / (RRF_K + rank + 1)
+        if boost_senders and fused:
+            ids = list(fused)
+            marks = ",".join("?" * len(ids))
+            by = dict(self.con.execute(f"SELECT item_id, sender FROM meta WHERE item_id IN ({marks})", ids).fetchall())
+            wanted = {s.lower() for s in boost_senders}
+            for item_id in ids:
+                if by.get(item_id) in wanted:
+                    fused[item_id] *= 1.5
+        return sorted(fused.items(), key=lambda kv: -kv[1])[:k]
