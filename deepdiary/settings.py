@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     clip_model: str = Field(default="ViT-B-32", description="open_clip architecture of clip_checkpoint")
     blip_weights: Path | None = Field(default=None, description="a folder of BLIP captioning weights (transformers)")
 
+    # Text memory and tracks
+    owner_name: str = Field(default="me", description="your own name, as your chat partners call you")
+    geotag_max_minutes: float = Field(default=10.0, description="a track point this close in time geotags a photo")
+    camera_utc_offset_min: int = Field(
+        default=0, description="camera clock minus UTC, minutes, for photos whose EXIF has no offset")
+    stay_radius_m: float = Field(default=150.0, description="a stay keeps within this distance")
+    stay_min_minutes: float = Field(default=10.0, description="and lasts at least this long")
+
     @property
     def library_dir(self) -> Path:
         return self.home.expanduser().resolve()

@@ -24,10 +24,12 @@ ingest_app = typer.Typer(help="Bring outside data into the library.", no_args_is
 search_app = typer.Typer(help="Search the library.", no_args_is_help=True)
 people_app = typer.Typer(help="People found from faces: list, name, merge, split.", no_args_is_help=True)
 category_app = typer.Typer(help="Your own photo categories, learnt from examples.", no_args_is_help=True)
+graph_app = typer.Typer(help="The knowledge graph of people, places, events and conversations.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(search_app, name="search")
 app.add_typer(people_app, name="people")
 app.add_typer(category_app, name="category")
+app.add_typer(graph_app, name="graph")
 
 out = Console()
 err = Console(stderr=True)
@@ -97,6 +99,110 @@ def ingest_photos(
             style = "red" if p.severity == "error" else "yellow"
             problems.add_row(p.path, f"[{style}]{p.severity}[/{style}]", p.reason)
         out.print(problems)
+
+
+def _text_ingest(kind: str, paths: list[Path], as_json: bool, **kw) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester, TrackIngester
+
+    lib = open_library()
+    ingester = {"chats": ChatIngester, "diary": DiaryIngester, "tracks": TrackIngester}[kind](lib)
+    with Progress(TextColumn(f"[bold]ingest {kind}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=err, transient=as_json) as bar:
+        task = bar.add_task("", total=None)
+        report = ingester.run(paths, progress=lambda d, t, p: bar.update(task, completed=d, total=t,
+                                                                          description=p.name[-40:]), **kw)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    labels = {"chats": ("messages added", "already there"), "diary": ("chunks added", "unchanged"),
+              "tracks": ("tracks added", "unchanged")}[kind]
+    summary = Table(title=f"Ingest job {report.job_id} ({kind})", show_header=False)
+    summary.add_row("files", str(report.total))
+    summary.add_row(labels[0], str(report.added))
+    summary.add_row(labels[1], str(report.unchanged))
+    if kind == "tracks":
+        summary.add_row("photos geotagged", str(report.linked))
+    summary.add_row("failed files", str(report.failed))
+    out.print(summary)
+    _print_problems(report.problems)
+
+
+def _print_problems(problems) -> None:
+    if not problems:
+        return
+    table = Table(title="Problems")
+    for col in ("file", "kind", "reason"):
+        table.add_column(col, overflow="fold")
+    for p in problems:
+        style = "red" if p.severity == "error" else "yellow"
+        table.add_row(p.path, f"[{style}]{p.severity}[/{style}]", p.reason)
+    out.print(table)
+
+
+@ingest_app.command("chats")
+def ingest_chats(
+    paths: Annotated[list[Path], typer.Argument(help="chat export files or folders")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, memotrace-csv, memotrace-txt, pywxdump-csv or json")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Import WeChat exports (MemoTrace, PyWxDump) or JSON chats. Re-importing adds only new messages."""
+    from deepdiary.connectors.chats import CHAT_FORMATS
+
+    if fmt not in CHAT_FORMATS:
+        fail(f"unknown format {fmt!r}; one of {', '.join(CHAT_FORMATS)}", 2)
+    _text_ingest("chats", paths, as_json, fmt=fmt)
+
+
+@ingest_app.command("diary")
+def ingest_diary(paths: Annotated[list[Path], typer.Argument(help="Markdown or text diary files or folders")],
+                 as_json: JsonOpt = False) -> None:
+    """Import diary files; each entry's date comes from front matter, a heading or the file name."""
+    _text_ingest("diary", paths, as_json)
+
+
+@ingest_app.command("tracks")
+def ingest_tracks(paths: Annotated[list[Path], typer.Argument(help="GPX, KML or Google Takeout location files")],
+                  as_json: JsonOpt = False) -> None:
+    """Import GPS tracks, find stays, and geotag photos taken along the way."""
+    _text_ingest("tracks", paths, as_json)
+
+
+@search_app.command("chats")
+def search_chats_cmd(
+    question: Annotated[str, typer.Argument(help="what to look for, e.g. 'where did Bob say we should eat last May?'")],
+    date_from: Annotated[Optional[str], typer.Option("--from", help="sent on or after")] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="sent on or before")] = None,
+    with_person: Annotated[Optional[str], typer.Option("--with", help="only messages from this person")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 10,
+    context: Annotated[int, typer.Option("--context", help="neighbouring messages to show with each hit")] = 0,
+    diary: Annotated[bool, typer.Option("--diary", help="search diary entries too")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find chat messages (and diary entries): words and meaning, with time words understood."""
+    from deepdiary.cli.dates import parse_date_bound
+    from deepdiary.memory.chat_query import ChatQuery, search_chats
+
+    lib = open_library()
+    try:
+        q = ChatQuery(text=question, date_from=parse_date_bound(date_from) if date_from else None,
+                      date_to=parse_date_bound(date_to, end=True) if date_to else None, with_person=with_person,
+                      limit=limit, context=context, kinds=["message", "diary"] if diary else ["message"])
+    except ValueError as exc:
+        fail(str(exc), 2)
+    with lib.session() as s:
+        hits = search_chats(s, q, lib)
+    if as_json:
+        emit_json([h.model_dump(mode="json") for h in hits])
+        return
+    table = Table(title=f"{len(hits)} message(s)")
+    for col in ("id", "time", "conversation", "sender", "text", "source"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        table.add_row(str(h.id), h.time.strftime("%Y-%m-%d %H:%M") if h.time else "", h.conversation, h.sender,
+                      h.text, f"{Path(h.source.file).name}:{h.source.line}")
+    out.print(table)
 
 
 def run_enrichment(lib, item_ids, quiet: bool, stages=None, force: bool = False):
@@ -520,3 +626,125 @@ def collage(
                    "height": image.height})
     else:
         out.print(f"{faces} faces -> {output} ({image.width}x{image.height})")
+
+
+@app.command()
+def events(
+    date_from: Annotated[Optional[str], typer.Option("--from")] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Your event diary: photos, stays and chat bursts grouped by time and place."""
+    from deepdiary.cli.dates import parse_date_bound
+    from deepdiary.memory.events import list_events, rebuild_events
+
+    lib = open_library()
+    with lib.session() as s:
+        rebuild_events(s)
+    with lib.session() as s:
+        rows = list_events(s, parse_date_bound(date_from) if date_from else None,
+                           parse_date_bound(date_to, end=True) if date_to else None)
+    if as_json:
+        emit_json(rows)
+        return
+    for e in rows:
+        out.print(f"[bold]{e['id']:>4}[/bold]  {e['diary']}")
+    if not rows:
+        out.print("no events yet: ingest photos, chats or tracks first")
+
+
+@graph_app.command("export")
+def graph_export(path: Annotated[Path, typer.Argument(help="out.graphml or out.json")], as_json: JsonOpt = False) -> None:
+    """Write the graph as GraphML (Gephi, yEd) or node-link JSON."""
+    from deepdiary.memory.events import rebuild_events
+    from deepdiary.memory.graph import build_graph, export_graph
+
+    lib = open_library()
+    with lib.session() as s:
+        rebuild_events(s)
+    with lib.session() as s:
+        g = build_graph(s, lib.settings.owner_name)
+    try:
+        export_graph(g, path)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    info = {"id": str(path), "path": str(path.resolve()), "nodes": g.number_of_nodes(), "edges": g.number_of_edges()}
+    emit_json(info) if as_json else out.print(f"{info['nodes']} nodes, {info['edges']} edges -> {path}")
+
+
+@graph_app.command("met-most")
+def graph_met_most(year: Annotated[Optional[int], typer.Option("--year")] = None,
+                   limit: Annotated[int, typer.Option("--limit", "-n")] = 10, as_json: JsonOpt = False) -> None:
+    """Who you spent the most days with (photos together or chatting)."""
+    from deepdiary.memory.graph import who_i_met_most
+
+    lib = open_library()
+    with lib.session() as s:
+        rows = who_i_met_most(s, year, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['name']}: {r['days']} day(s)")
+
+
+@graph_app.command("connect")
+def graph_connect(a: str, b: str, as_json: JsonOpt = False) -> None:
+    """What connects two people (names or ids): the shortest chain of relations."""
+    import networkx as nx
+
+    from deepdiary.memory.events import rebuild_events
+    from deepdiary.memory.graph import build_graph, connection
+    from deepdiary.memory.people import PersonNotFound, person_or_fail
+
+    lib = open_library()
+    try:
+        with lib.session() as s:
+            rebuild_events(s)
+            nodes = [f"person:{person_or_fail(s, x).id}" for x in (a, b)]
+            g = build_graph(s, lib.settings.owner_name)
+        chain = connection(g, *nodes)
+    except PersonNotFound as exc:
+        fail(str(exc))
+    except nx.NetworkXNoPath:
+        fail(f"nothing connects {a} and {b} yet")
+    if as_json:
+        emit_json({"id": f"{nodes[0]}..{nodes[1]}", "path": chain})
+        return
+    out.print(" → ".join(f"{c['label']}" + (f" [{c['via']}]" if c["via"] else "") for c in chain))
+
+
+@people_app.command("note")
+def people_note(person: str, kind: Annotated[str, typer.Argument(help="resource or demand")], text: str,
+                as_json: JsonOpt = False) -> None:
+    """Note what someone can offer ("can fix cars") or needs ("a flat in Hangzhou")."""
+    from deepdiary.memory.people import person_or_fail
+    from deepdiary.memory.tables import PersonNote
+
+    if kind not in ("resource", "demand"):
+        fail("kind is resource or demand", 2)
+    note = _people_call(lambda s: s.add(n := PersonNote(person_id=person_or_fail(s, person).id, kind=kind, text=text)) or n)
+    if as_json:
+        emit_json({"id": note.id, "person_id": note.person_id, "kind": note.kind, "text": note.text})
+    else:
+        out.print(f"note {note.id}: {kind} of person {note.person_id}: {text}")
+
+
+@graph_app.command("match")
+def graph_match(demand_id: int, limit: Annotated[int, typer.Option("--limit", "-n")] = 5, as_json: JsonOpt = False) -> None:
+    """People whose resources fit a demand, by meaning and by how close they are to its owner."""
+    from deepdiary.memory.graph import build_graph, match_demand
+    from deepdiary.models.registry import models_for
+
+    lib = open_library()
+    try:
+        with lib.session() as s:
+            g = build_graph(s, lib.settings.owner_name)
+            rows = match_demand(s, g, models_for(lib.settings).text, demand_id, limit)
+    except LookupError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['person']}: {r['resource']} (similarity {r['similarity']:.2f}, {r['hops']} hops)")

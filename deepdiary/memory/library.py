@@ -39,6 +39,13 @@ class Library:
     def vectors(self) -> VectorIndex:
         return VectorIndex(self.settings.library_dir / "vectors")
 
+    @cached_property
+    def text_index(self):
+        from deepdiary.memory.text_index import TextIndex
+        from deepdiary.models.registry import models_for
+
+        return TextIndex(self.settings.library_dir / "text_index.db", self.vectors, models_for(self.settings).text)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with session_scope(self.engine) as session:

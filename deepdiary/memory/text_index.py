@@ -121,12 +121,24 @@ class TextIndex:
                             [(r.item_id, r.time.timestamp() if r.time else None, r.sender.lower(),
                               r.conversation, r.kind) for r in rows])
             con.commit()
+        rows = [r for r in rows if r.text.strip()]  # placeholders are filed, not embedded
         for i in range(0, len(rows), batch):
             chunk = rows[i:i + batch]
             vecs = self.embedder.embed([r.text for r in chunk])
             self.vectors.upsert(TEXTS, [r.item_id for r in chunk], vecs, [
                 {"t": r.time.timestamp() if r.time else 0.0, "sender": r.sender.lower(),
                  "conversation": r.conversation, "kind": r.kind} for r in chunk])
+
+    def indexed_ids(self) -> set[int]:
+        return {i for (i,) in self.con.execute("SELECT item_id FROM meta")}
+
+    def remove(self, ids: list[int]) -> None:
+        with self._lock:
+            marks = ",".join("?" * len(ids))
+            self.con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", ids)
+            self.con.execute(f"DELETE FROM meta WHERE item_id IN ({marks})", ids)
+            self.con.commit()
+        self.vectors.delete(TEXTS, ids)
 
     def _meta_where(self, f: TextFilter) -> tuple[str, list]:
         clauses, args = [], []

@@ -1,0 +1,111 @@
+"""Searching chat messages and diary entries: one function behind the CLI, the API and the agent.
+
+The question's own time words ("last May", "in 2023", "去年夏天") become a time filter
+unless explicit dates are given, names of chat partners in it favour their messages,
+and every hit is a single message with where it came from (file and line, or the
+export's message id).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from deepdiary.memory.people import find_people
+from deepdiary.memory.tables import ChatMeta, Conversation, DiaryMeta, Item
+from deepdiary.memory.text_index import TextFilter
+from deepdiary.timeparse import find_time_range
+
+
+class ChatQuery(BaseModel):
+    text: str = Field(description="the question or words to look for, English or Chinese")
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    with_person: str | None = Field(default=None, description="only messages sent by this person (name or alias)")
+    conversation: str | None = None
+    kinds: list[str] = Field(default_factory=lambda: ["message"], description="message and/or diary")
+    limit: int = Field(default=10, ge=1, le=200)
+    context: int = Field(default=0, ge=0, le=10, description="neighbouring messages to return with each hit")
+    use_time_words: bool = True
+
+
+class Source(BaseModel):
+    file: str
+    line: int
+    message_id: str | None = None
+
+
+class ChatHit(BaseModel):
+    id: int
+    time: datetime | None
+    sender: str
+    conversation: str
+    text: str
+    kind: str
+    source: Source
+    score: float
+    context: list[dict] = Field(default_factory=list)
+
+
+def _sender_names(session: Session, who: str) -> list[str]:
+    names = {who.strip().lower()}
+    for person in find_people(session, who):
+        names |= {n.strip().lower() for n in [person.name, *person.aliases.split(",")] if n and n.strip()}
+    return sorted(names)
+
+
+def _mentioned_senders(session: Session, text: str) -> list[str]:
+    low = text.lower()
+    senders = session.exec(select(ChatMeta.sender).distinct()).all()
+    return [s for s in senders if s and len(s) > 1 and re.search(rf"(?<!\w){re.escape(s.lower())}(?!\w)", low)]
+
+
+def search_chats(session: Session, q: ChatQuery, library, today: date | None = None) -> list[ChatHit]:
+    f = TextFilter(date_from=q.date_from, date_to=q.date_to, conversation=q.conversation, kinds=q.kinds)
+    if q.use_time_words and not (q.date_from or q.date_to):
+        found = find_time_range(q.text, today)
+        if found:
+            f.date_from, f.date_to = found.start, found.end
+    if q.with_person:
+        f.senders = _sender_names(session, q.with_person)
+    hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=_mentioned_senders(session, q.text))
+    return hits_to_rows(session, hits, q.context)
+
+
+def hits_to_rows(session: Session, hits: list[tuple[int, float]], context: int = 0) -> list[ChatHit]:
+    ids = [i for i, _ in hits]
+    items = {i.id: i for i in session.exec(select(Item).where(Item.id.in_(ids)))}
+    chats = {c.item_id: c for c in session.exec(select(ChatMeta).where(ChatMeta.item_id.in_(ids)))}
+    diaries = {d.item_id: d for d in session.exec(select(DiaryMeta).where(DiaryMeta.item_id.in_(ids)))}
+    convs = {c.id: c.name for c in session.exec(select(Conversation))}
+    rows = []
+    for item_id, score in hits:
+        item = items.get(item_id)
+        if item is None:
+            continue  # deleted since it was indexed
+        if item_id in chats:
+            m = chats[item_id]
+            hit = ChatHit(id=item_id, time=item.taken_at, sender=m.sender, conversation=convs[m.conversation_id],
+                          text=item.text or "", kind=m.msg_kind, score=round(score, 5),
+                          source=Source(file=m.source_file, line=m.source_line, message_id=m.source_id))
+            if context:
+                hit.context = _neighbours(session, m, item_id, context)
+        else:
+            d = diaries[item_id]
+            hit = ChatHit(id=item_id, time=item.taken_at, sender="diary", conversation=item.title or "diary",
+                          text=item.text or "", kind="diary", score=round(score, 5),
+                          source=Source(file=d.source_file, line=d.source_line))
+        rows.append(hit)
+    return rows
+
+
+def _neighbours(session: Session, meta: ChatMeta, item_id: int, n: int) -> list[dict]:
+    rows = session.exec(
+        select(Item, ChatMeta).join(ChatMeta, ChatMeta.item_id == Item.id)
+        .where(ChatMeta.conversation_id == meta.conversation_id, Item.id.between(item_id - n, item_id + n),
+               Item.id != item_id).order_by(Item.id)).all()
+    return [{"id": i.id, "time": i.taken_at.isoformat() if i.taken_at else None, "sender": c.sender,
+             "text": i.text} for i, c in rows]
