@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from deepdiary.memory.people import find_people
-from deepdiary.memory.tables import ChatMeta, Conversation, DiaryMeta, Item
+from deepdiary.memory.tables import ChatMeta, Conversation, DiaryMeta, Item, Person
 from deepdiary.memory.text_index import TextFilter
 from deepdiary.timeparse import find_time_range
 
@@ -57,10 +57,13 @@ def _sender_names(session: Session, who: str) -> list[str]:
     return sorted(names)
 
 
-def _mentioned_senders(session: Session, text: str) -> list[str]:
+def _mentioned_senders(session: Session, text: str, owner: str) -> list[str]:
+    """Chat partners (conversation names, people's names and aliases) the question names."""
     low = text.lower()
-    senders = session.exec(select(ChatMeta.sender).distinct()).all()
-    return [s for s in senders if s and len(s) > 1 and re.search(rf"(?<!\w){re.escape(s.lower())}(?!\w)", low)]
+    names = set(session.exec(select(Conversation.name)).all()) | {owner}
+    for person in session.exec(select(Person).where(Person.name.is_not(None))):
+        names |= {n.strip() for n in [person.name, *person.aliases.split(",")] if n and n.strip()}
+    return sorted(n for n in names if len(n) > 1 and re.search(rf"(?<!\w){re.escape(n.lower())}(?!\w)", low))
 
 
 def search_chats(session: Session, q: ChatQuery, library, today: date | None = None) -> list[ChatHit]:
@@ -71,7 +74,7 @@ def search_chats(session: Session, q: ChatQuery, library, today: date | None = N
             f.date_from, f.date_to = found.start, found.end
     if q.with_person:
         f.senders = _sender_names(session, q.with_person)
-    hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=_mentioned_senders(session, q.text))
+    hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=_mentioned_senders(session, q.text, library.settings.owner_name))
     return hits_to_rows(session, hits, q.context)
 
 

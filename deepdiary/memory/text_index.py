@@ -172,19 +172,17 @@ class TextIndex:
 
     def dense(self, query: str, k: int, f: TextFilter) -> list[tuple[int, float]]:
         q = self.embedder.embed([query])[0]
-        conds = []
-        if f.date_from:
-            conds.append({"t": {"$gte": f.date_from.timestamp()}})
-        if f.date_to:
-            conds.append({"t": {"$lte": f.date_to.timestamp()}})
-        if f.senders:
-            conds.append({"sender": {"$in": f.senders}})
-        if f.conversation:
-            conds.append({"conversation": f.conversation})
-        if f.kinds:
-            conds.append({"kind": {"$in": f.kinds}})
-        where = None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
-        return self.vectors.nearest(TEXTS, q, k=k, where=where)
+        # Unfiltered approximate search, then the filter on our own table: Chroma's
+        # metadata filters fall back to scanning, which costs seconds at a million messages.
+        hits = self.vectors.nearest(TEXTS, q, k=k)
+        where, args = self._meta_where(f)
+        if not where or not hits:
+            return hits
+        ids = [i for i, _ in hits]
+        marks = ",".join("?" * len(ids))
+        keep = {i for (i,) in self.con.execute(
+            f"SELECT m.item_id FROM meta m WHERE m.item_id IN ({marks}){where}", [*ids, *args])}
+        return [(i, sc) for i, sc in hits if i in keep]
 
     def search(self, query: str, k: int = 10, f: TextFilter | None = None, boost_senders: list[str] | None = None,
                depth: int = 100, dense_weight: float = DENSE_WEIGHT) -> list[tuple[int, float]]:

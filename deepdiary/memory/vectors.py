@@ -54,11 +54,16 @@ class VectorIndex:
     def nearest(self, name: str, vector: np.ndarray, k: int = 50, where: dict | None = None) -> list[tuple[int, float]]:
         """The ``k`` nearest items as (item id, cosine similarity), closest first."""
         col = self.collection(name)
-        count = col.count()
-        if count == 0:
-            return []
-        res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
-                        n_results=min(k, count), where=where, include=["distances"])
+        try:
+            res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+                            n_results=k, where=where, include=["distances"])
+        except Exception:
+            # Fewer vectors than asked for (or none): ask for what there is.
+            count = col.count()
+            if count == 0:
+                return []
+            res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+                            n_results=min(k, count), where=where, include=["distances"])
         return [(int(i), 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
     def delete(self, name: str, ids: list[int]) -> None:
