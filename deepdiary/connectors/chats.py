@@ -53,6 +53,8 @@ A repeated id with different content is kept under ``{id}#{n}`` so ids stay uniq
 
 from __future__ import annotations
 
+from deepdiary.connectors.files import iter_files
+
 import ast
 import csv
 import html
@@ -128,20 +130,8 @@ class _RowError(ValueError):
 
 
 def iter_chat_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Chat export files under ``paths`` in a stable (sorted) order; hidden entries are skipped."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    for root in paths:
-        root = Path(root)
-        if root.is_file():
-            yield root.resolve()
-            continue
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            if path.is_file() and path.suffix.lower() in CHAT_EXTENSIONS:
-                yield path.resolve()
+    """Chat export files under ``paths``: sorted, hidden entries skipped (see ``iter_files``)."""
+    return iter_files(paths, CHAT_EXTENSIONS)
 
 
 # ---------------------------------------------------------------- reading text

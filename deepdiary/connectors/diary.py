@@ -25,6 +25,8 @@ and only a single over-long sentence is cut mid-way.
 
 from __future__ import annotations
 
+from deepdiary.connectors.files import iter_files
+
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,20 +58,8 @@ class DiaryFile:
 
 
 def iter_diary_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Diary files under ``paths`` in a stable (sorted) order; hidden entries are skipped."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    for root in paths:
-        root = Path(root)
-        if root.is_file():
-            yield root.resolve()
-            continue
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            if path.is_file() and path.suffix.lower() in DIARY_EXTENSIONS:
-                yield path.resolve()
+    """Diary files under ``paths``: sorted, hidden entries skipped (see ``iter_files``)."""
+    return iter_files(paths, DIARY_EXTENSIONS)
 
 
 # ---------------------------------------------------------------- dates

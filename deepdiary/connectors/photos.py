@@ -6,6 +6,8 @@ No ML and no catalogue here: ``read_photo`` turns one file into a ``PhotoRecord`
 
 from __future__ import annotations
 
+from deepdiary.connectors.files import iter_files
+
 import math
 import re
 from dataclasses import dataclass, field
@@ -73,18 +75,8 @@ class PhotoRecord:
 
 
 def iter_photo_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Photo files under ``paths`` in a stable (sorted) order; hidden entries are skipped."""
-    for root in paths:
-        root = Path(root)
-        if root.is_file():
-            yield root.resolve()
-            continue
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            if path.is_file() and path.suffix.lower() in PHOTO_EXTENSIONS:
-                yield path.resolve()
+    """Photo files under ``paths``: sorted, hidden entries skipped (see ``iter_files``)."""
+    return iter_files(paths, PHOTO_EXTENSIONS)
 
 
 def layout_of(width: int, height: int) -> str:

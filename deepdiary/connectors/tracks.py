@@ -26,6 +26,8 @@ GPX and Takeout specify.
 
 from __future__ import annotations
 
+from deepdiary.connectors.files import iter_files
+
 import codecs
 import json
 import math
@@ -105,23 +107,8 @@ class TrackFile:
 
 
 def iter_track_files(paths: Iterable[Path] | Path | str) -> Iterator[Path]:
-    """Track files under ``paths`` in a stable (sorted) order; hidden entries are skipped.
-
-    A file named directly is yielded whatever its extension: the caller chose it.
-    """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    for root in paths:
-        root = Path(root)
-        if root.is_file():
-            yield root.resolve()
-            continue
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            if path.is_file() and path.suffix.lower() in TRACK_EXTENSIONS:
-                yield path.resolve()
+    """Track files under ``paths``: sorted, hidden entries skipped (see ``iter_files``)."""
+    return iter_files(paths, TRACK_EXTENSIONS)
 
 
 def read_tracks(path: Path) -> TrackFile:

@@ -191,7 +191,22 @@ def name_person(session: Session, ref: str | int, name: str, aliases: list[str] 
     if aliases is not None:
         person.aliases = ",".join(a.strip() for a in aliases if a.strip())
     session.add(person)
+    link_chat_senders(session, person)
     return person
+
+
+def link_chat_senders(session: Session, person: Person) -> None:
+    """Chat partners who go by this person's name or an alias become this person."""
+    from sqlalchemy import update
+
+    from deepdiary.memory.tables import ChatMeta, Conversation
+
+    names = [n.strip().lower() for n in [person.name or "", *person.aliases.split(",")] if n.strip()]
+    if not names:
+        return
+    session.exec(update(ChatMeta).where(func.lower(ChatMeta.sender).in_(names), ChatMeta.is_me.is_(False))
+                 .values(sender_person_id=person.id))
+    session.exec(update(Conversation).where(func.lower(Conversation.name).in_(names)).values(person_id=person.id))
 
 
 def merge_people(session: Session, keep_ref: str | int, other_ref: str | int) -> Person:

@@ -154,6 +154,10 @@ def test_tracks_match_gpxpy_and_geotag_a_photo(tmp_path, samples):
 
 def test_events_and_graph(tmp_path, samples):
     lib_dir = tmp_path / "lib"
+    lib = Library.open(Settings(home=lib_dir))
+    with lib.session() as s:
+        s.add_all([Person(name="Alice"), Person(name="Bob"), Person(name="Carol")])
+    lib.close()
     photos = tmp_path / "photos"
     day = datetime(2023, 7, 14, 10)
     for i in range(3):
@@ -162,18 +166,19 @@ def test_events_and_graph(tmp_path, samples):
     cli_json(lib_dir, "ingest", "photos", str(photos), "--no-enrich")
     rows = [(i, i % 2, f"see you at the lake {i}", day + timedelta(minutes=5 * i)) for i in range(1, 7)]
     cli_json(lib_dir, "ingest", "chats", str(memotrace(tmp_path / "alice.csv", rows)))
+    bob = [(i, 0, "how was the trip", datetime(2024, 1, 2, 9, i)) for i in range(1, 3)]
+    cli_json(lib_dir, "ingest", "chats", str(memotrace(tmp_path / "bob.csv", bob, partner="Bob")))
+
     events = cli_json(lib_dir, "events")
     assert [e["title"] for e in events] == ["2023-07-14, Hangzhou", "2023-09-01, Paris"]
     assert events[0]["photos"] == 3 and events[0]["messages"] == 6
     assert events[0]["diary"] == "2023-07-14, Hangzhou, 3 photos, 6 messages, with Alice."
 
-    lib = Library.open(Settings(home=lib_dir))
-    with lib.session() as s:
-        alice, bob, carol = Person(name="Alice"), Person(name="Bob"), Person(name="Carol")
-        s.add_all([alice, bob, carol])
-    lib.close()
-    bob_id = cli_json(lib_dir, "people", "list")[1]["id"]
-    carol_id = cli_json(lib_dir, "people", "list")[2]["id"]
+    assert cli_json(lib_dir, "graph", "met-most", "--year", "2023") == [{"id": 1, "name": "Alice", "days": 1}]
+    assert [r["name"] for r in cli_json(lib_dir, "graph", "met-most")] == ["Alice", "Bob"]
+    chain = cli_json(lib_dir, "graph", "connect", "Alice", "Bob")["path"]
+    assert [c["label"] for c in chain] == ["Alice", "me", "Bob"] and chain[1]["via"] == "knows"
+
     cli_json(lib_dir, "people", "note", "Bob", "resource", "can repair cars and motorbikes")
     cli_json(lib_dir, "people", "note", "Carol", "resource", "rents out a flat in Hangzhou")
     demand = cli_json(lib_dir, "people", "note", "Alice", "demand", "looking for an apartment to rent in Hangzhou")
@@ -185,4 +190,3 @@ def test_events_and_graph(tmp_path, samples):
     assert g.number_of_nodes() == info["nodes"]
     kinds = {d["kind"] for _, d in g.nodes(data=True)}
     assert {"person", "place", "event", "conversation", "resource", "demand"} <= kinds
-    assert bob_id != carol_id
