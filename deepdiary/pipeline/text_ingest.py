@@ -74,6 +74,10 @@ class ChatIngester:
                 continue
             for prob in export.problems:
                 job.problem_now(str(path), "warning", f"line {prob.line}: {prob.reason}")
+            if not export.messages:
+                job.problem_now(str(path), "error", f"no messages could be read as {export.format}")
+                report.failed += 1
+                continue
             self._store(path, export.messages, report)
             if progress:
                 progress(n, len(files), path)
