@@ -98,15 +98,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--keep", type=Path, help="build the library here and keep it; reuse it when it exists")
     args = parser.parse_args()
     rng = random.Random(5)
     with tempfile.TemporaryDirectory() as tmp:
-        lib = Library.open(Settings(home=Path(tmp) / "lib"))
-        t0 = time.perf_counter()
-        print(f"building a synthetic library of {args.messages:,} messages")
-        build(lib, args.messages, rng)
-        print(f"  built in {time.perf_counter() - t0:.0f} s")
+        home = args.keep or Path(tmp) / "lib"
+        fresh = not (home / "catalogue.db").exists()
+        lib = Library.open(Settings(home=home))
+        if fresh:
+            t0 = time.perf_counter()
+            print(f"building a synthetic library of {args.messages:,} messages")
+            build(lib, args.messages, rng)
+            print(f"  built in {time.perf_counter() - t0:.0f} s")
+        else:
+            print(f"reusing the library in {home}")
         vocab = vocabulary(random.Random(5))
+        rng = random.Random(11)  # questions do not depend on whether the library was just built
         questions = []
         for i in range(args.queries):
             words = " ".join(rng.choice(vocab[:800]) for _ in range(rng.randint(2, 6)))

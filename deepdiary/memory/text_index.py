@@ -28,6 +28,9 @@ from deepdiary.memory.vectors import VectorIndex
 
 TEXTS = "texts"
 RRF_K = 60
+LARGE_INDEX = 50_000
+COMMON_SHARE = 0.02
+MAX_TERMS = 8
 DENSE_WEIGHT = 0.2  # on LoCoMo, dense alone is weak (recall@5 0.13) but it bridges languages
 CONTEXT_WEIGHT = 0.35
 
@@ -71,6 +74,7 @@ class IndexedText:
     sender: str
     conversation: str
     kind: str  # "message" or "diary"
+    source: str = ""  # file:line, or the export's message id
 
 
 @dataclass
@@ -104,6 +108,7 @@ class TextIndex:
                 "CREATE TABLE IF NOT EXISTS meta (item_id INTEGER PRIMARY KEY, t REAL, sender TEXT, "
                 "conversation TEXT, kind TEXT)")
             con.execute("CREATE INDEX IF NOT EXISTS meta_t ON meta(t)")
+            con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS docs_vocab USING fts5vocab(docs, row)")
             self._con = con
         return self._con
 
@@ -127,7 +132,7 @@ class TextIndex:
             vecs = self.embedder.embed([r.text for r in chunk])
             self.vectors.upsert(TEXTS, [r.item_id for r in chunk], vecs, [
                 {"t": r.time.timestamp() if r.time else 0.0, "sender": r.sender.lower(),
-                 "conversation": r.conversation, "kind": r.kind} for r in chunk])
+                 "conversation": r.conversation, "kind": r.kind, "source": r.source} for r in chunk])
 
     def indexed_ids(self) -> set[int]:
         return {i for (i,) in self.con.execute("SELECT item_id FROM meta")}
@@ -159,10 +164,27 @@ class TextIndex:
             args += f.kinds
         return (" AND " + " AND ".join(clauses)) if clauses else "", args
 
+    def _informative(self, terms: list[str]) -> list[str]:
+        """Drop the terms that cost the most and rank the least.
+
+        On a large index, a term found in more than COMMON_SHARE of the documents makes
+        FTS5 score a good part of the collection while barely moving the ranking; the
+        rarest MAX_TERMS terms are kept (always at least one).
+        """
+        total = self.con.execute("SELECT count(*) FROM meta").fetchone()[0]
+        if total < LARGE_INDEX:
+            return terms
+        marks = ",".join("?" * len(terms))
+        df = dict(self.con.execute(f"SELECT term, doc FROM docs_vocab WHERE term IN ({marks})", terms).fetchall())
+        ranked = sorted(terms, key=lambda t: df.get(t, 0))
+        kept = [t for t in ranked if df.get(t, 0) <= COMMON_SHARE * total][:MAX_TERMS]
+        return kept or ranked[:1]
+
     def bm25(self, query: str, k: int, f: TextFilter) -> list[tuple[int, float]]:
         terms = list(dict.fromkeys(tokens(query)))
         if not terms:
             return []
+        terms = self._informative(terms)
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
         where, args = self._meta_where(f)
         sql = (f"SELECT d.item_id, bm25(docs, 1.0, {CONTEXT_WEIGHT}) AS score FROM docs d "

