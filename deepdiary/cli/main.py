@@ -723,7 +723,13 @@ def people_note(person: str, kind: Annotated[str, typer.Argument(help="resource 
 
     if kind not in ("resource", "demand"):
         fail("kind is resource or demand", 2)
-    note = _people_call(lambda s: s.add(n := PersonNote(person_id=person_or_fail(s, person).id, kind=kind, text=text)) or n)
+    def add_note(s):
+        note = PersonNote(person_id=person_or_fail(s, person).id, kind=kind, text=text)
+        s.add(note)
+        s.flush()
+        return note
+
+    note = _people_call(add_note)
     if as_json:
         emit_json({"id": note.id, "person_id": note.person_id, "kind": note.kind, "text": note.text})
     else:
