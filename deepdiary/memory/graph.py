@@ -15,7 +15,6 @@ from itertools import combinations
 from pathlib import Path
 
 import networkx as nx
-import numpy as np
 from sqlmodel import Session, select
 
 from deepdiary.memory.tables import (

@@ -22,7 +22,6 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 
 from deepdiary.memory.vectors import VectorIndex
 

@@ -13,7 +13,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +23,7 @@ from sqlmodel import Session, delete, select
 from deepdiary.memory.library import Library
 from deepdiary.memory.people import FaceClusterer, refresh_people_counts
 from deepdiary.memory.tables import (
-    Face, Item, ItemCategory, ItemColour, ItemPath, ItemStage, ItemTag, Person, PhotoMeta, Place,
+    Face, Item, ItemColour, ItemPath, ItemStage, ItemTag, Person, PhotoMeta, Place,
 )
 from deepdiary.memory.vectors import IMAGE_FEATURES, PHOTO_TEXT
 from deepdiary.pipeline.describe import PhotoFacts, describe_en, describe_zh
@@ -102,7 +101,7 @@ class Enricher:
         """Rebuild descriptions after the user changed who is in these photos."""
         with self.library.session() as s:
             for item_id in item_ids:
-                self._describe(s, item_id, _ItemWork(item_id))
+                self._description(s, item_id, _ItemWork(item_id))
 
     def _refresh_descriptions_after_recluster(self, s: Session) -> None:
         # Names only change through the user; after re-clustering, descriptions of
@@ -110,7 +109,7 @@ class Enricher:
         ids = s.exec(select(Face.item_id).join(Person, Person.id == Face.person_id)
                      .where(Person.name.is_not(None)).distinct()).all()
         for item_id in ids:
-            self._describe(s, item_id, _ItemWork(item_id))
+            self._description(s, item_id, _ItemWork(item_id))
 
     def _enrich_item(self, item_id: int, stages: list[str], report: EnrichReport) -> None:
         work = _ItemWork(item_id)
@@ -213,9 +212,6 @@ class Enricher:
         return self.models.tagger.name + ("+clip" if self.models.clip is not None else "")
 
     def _description(self, s: Session, item_id: int, work: "_ItemWork") -> str:
-        return self._describe(s, item_id, work)
-
-    def _describe(self, s: Session, item_id: int, work: "_ItemWork") -> str:
         item = s.get(Item, item_id)
         meta = s.get(PhotoMeta, item_id)
         place = s.get(Place, item.place_id) if item.place_id else None

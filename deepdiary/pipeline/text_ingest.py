@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterable
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import (
-    ChatMeta, Conversation, DiaryMeta, Item, Person, PhotoMeta, Track, TrackPointRow, Visit,
+    ChatMeta, Conversation, DiaryMeta, Item, Person, Track, TrackPointRow, Visit,
 )
 from deepdiary.memory.text_index import IndexedText
 from deepdiary.pipeline.geocode import default_geocoder

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import gpxpy
 import networkx as nx
-import pytest
 from sqlmodel import select
 
 from deepdiary.memory.library import Library
-from deepdiary.memory.tables import ChatMeta, Item, Person, Track, TrackPointRow
+from deepdiary.memory.tables import ChatMeta, Person, Track, TrackPointRow
 from deepdiary.settings import Settings
 from tests.photo_factory import make_photo
 
