@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     stay_radius_m: float = Field(default=150.0, description="a stay keeps within this distance")
     stay_min_minutes: float = Field(default=10.0, description="and lasts at least this long")
 
+    # The housekeeper (agent) and its language model
+    llm_backend: str = Field(default="llamacpp", description="llamacpp, openai (any OpenAI-compatible endpoint) or none")
+    llm_model: str = Field(
+        default="qwen2.5-coder-1.5b",
+        description="a packaged GGUF: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b or smollm2-135m")
+    llm_model_path: Path | None = Field(default=None, description="your own GGUF file; wins over llm_model")
+    llm_threads: int = Field(default=2, description="llama.cpp CPU threads; 1 stays steadier on a busy machine")
+    llm_context: int = Field(default=4096, description="llama.cpp context window, tokens")
+    llm_seed: int = Field(default=0, description="sampling seed; answers are greedy, so this rarely matters")
+    openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="an OpenAI-compatible endpoint")
+    openai_api_key: str = Field(default="not-needed", description="its key")
+    openai_model: str = Field(default="gpt-4o-mini", description="its model name")
+    agent_max_steps: int = Field(default=4, description="most tool calls the housekeeper makes per question")
+    agent_history_turns: int = Field(default=3, description="earlier turns of a conversation shown to the model")
+
     @property
     def library_dir(self) -> Path:
         return self.home.expanduser().resolve()

@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from deepdiary.memory.people import find_people
@@ -57,6 +58,14 @@ def _sender_names(session: Session, who: str) -> list[str]:
     return sorted(names)
 
 
+def sender_known(session: Session, who: str) -> bool:
+    """Whether ``who`` is a known person or has sent a chat message under that name."""
+    if find_people(session, who):
+        return True
+    return session.exec(select(ChatMeta.item_id).where(func.lower(ChatMeta.sender) == who.strip().lower())
+                        .limit(1)).first() is not None
+
+
 def _mentioned_senders(session: Session, text: str, owner: str) -> list[str]:
     """Chat partners (conversation names, people's names and aliases) the question names."""
     low = text.lower()
@@ -74,8 +83,27 @@ def search_chats(session: Session, q: ChatQuery, library, today: date | None = N
             f.date_from, f.date_to = found.start, found.end
     if q.with_person:
         f.senders = _sender_names(session, q.with_person)
+    if not q.text.strip():
+        return hits_to_rows(session, _latest(session, q, f), q.context)
     hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=_mentioned_senders(session, q.text, library.settings.owner_name))
     return hits_to_rows(session, hits, q.context)
+
+
+def _latest(session: Session, q: ChatQuery, f: TextFilter) -> list[tuple[int, float]]:
+    """With nothing to look for, the newest messages that pass the filters ("what did Bob say last month?")."""
+    from sqlalchemy import func
+
+    stmt = (select(Item.id).join(ChatMeta, ChatMeta.item_id == Item.id, isouter=True)
+            .where(Item.kind.in_(q.kinds)).order_by(Item.taken_at.desc(), Item.id.desc()).limit(q.limit))
+    if f.date_from:
+        stmt = stmt.where(Item.taken_at >= f.date_from)
+    if f.date_to:
+        stmt = stmt.where(Item.taken_at <= f.date_to)
+    if f.senders:
+        stmt = stmt.where(func.lower(ChatMeta.sender).in_(f.senders))
+    if q.conversation:
+        stmt = stmt.join(Conversation, Conversation.id == ChatMeta.conversation_id).where(Conversation.name == q.conversation)
+    return [(i, 0.0) for i in session.exec(stmt)]
 
 
 def hits_to_rows(session: Session, hits: list[tuple[int, float]], context: int = 0) -> list[ChatHit]:

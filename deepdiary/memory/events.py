@@ -130,12 +130,20 @@ def rebuild_events(s: Session, gap: timedelta = timedelta(hours=8), far_km: floa
     return len(groups)
 
 
-def list_events(s: Session, date_from: datetime | None = None, date_to: datetime | None = None) -> list[dict]:
-    stmt = select(Event).order_by(Event.start)
+def list_events(s: Session, date_from: datetime | None = None, date_to: datetime | None = None,
+                place: str | None = None, limit: int | None = None) -> list[dict]:
+    """Events overlapping the period, at a place (city, region or country, English or Chinese) if given."""
+    stmt = select(Event).order_by(Event.start, Event.id)
     if date_from:
         stmt = stmt.where(Event.end >= date_from)
     if date_to:
         stmt = stmt.where(Event.start <= date_to)
+    if place:
+        from deepdiary.memory.query import place_ids_matching
+
+        stmt = stmt.where(Event.place_id.in_(place_ids_matching(s, place)))
+    if limit:
+        stmt = stmt.limit(limit)
     places = {p.id: p for p in s.exec(select(Place))}
     out = []
     for e in s.exec(stmt):

@@ -137,17 +137,25 @@ def connection(g: nx.MultiGraph, a: str, b: str) -> list[dict]:
 
 
 def match_demand(s: Session, g: nx.MultiGraph, embedder, demand_id: int, limit: int = 5) -> list[dict]:
-    """People whose resources fit a demand: text similarity, discounted by graph distance."""
+    """People whose resources fit a demand note: text similarity, discounted by graph distance."""
     demand = s.get(PersonNote, demand_id)
     if demand is None or demand.kind != "demand":
         raise LookupError(f"no demand with id {demand_id}")
-    resources = s.exec(select(PersonNote).where(PersonNote.kind == "resource",
-                                                PersonNote.person_id != demand.person_id)).all()
+    return match_demand_text(s, g, embedder, demand.text, demand.person_id, limit)
+
+
+def match_demand_text(s: Session, g: nx.MultiGraph, embedder, text: str, from_person_id: int | None = None,
+                      limit: int = 5) -> list[dict]:
+    """People whose resources fit a need in words, closer ones to who needs it (the owner by default) first."""
+    stmt = select(PersonNote).where(PersonNote.kind == "resource")
+    if from_person_id is not None:
+        stmt = stmt.where(PersonNote.person_id != from_person_id)
+    resources = s.exec(stmt.order_by(PersonNote.id)).all()
     if not resources:
         return []
-    vecs = embedder.embed([demand.text] + [r.text for r in resources])
+    vecs = embedder.embed([text] + [r.text for r in resources])
     sims = vecs[1:] @ vecs[0]
-    src = f"person:{demand.person_id}"
+    src = ME if from_person_id is None else f"person:{from_person_id}"
     lengths = nx.single_source_shortest_path_length(g, src) if src in g else {}
     people = {p.id: p for p in s.exec(select(Person))}
     scored = []

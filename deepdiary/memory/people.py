@@ -257,3 +257,89 @@ def person_faces(session: Session, ref: str | int) -> list[dict]:
         paths.setdefault(item_id, path)
     return [{"id": f.id, "item_id": f.item_id, "path": paths.get(f.item_id), "box": [f.x, f.y, f.width, f.height],
              "score": f.score, "assigned_by": f.assigned_by, "landmarks": json.loads(f.landmarks)} for f in rows]
+
+
+def add_person(session: Session, name: str, aliases: list[str] | None = None) -> Person:
+    """A named person without faces yet (say, known only from chats); the existing one if the name is taken."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a person needs a name")
+    person = next((p for p in find_people(session, name) if (p.name or "").lower() == name.lower()), None)
+    new = [a.strip() for a in aliases or [] if a.strip()]
+    if person is None:
+        person = Person(name=name, aliases=",".join(dict.fromkeys(new)))
+    elif new:
+        person.aliases = ",".join(dict.fromkeys(a for a in [*person.aliases.split(","), *new] if a))
+    session.add(person)
+    session.flush()
+    link_chat_senders(session, person)
+    return person
+
+
+def _aliases(p: Person) -> list[str]:
+    return [a for a in p.aliases.split(",") if a]
+
+
+def search_people(session: Session, name: str | None = None) -> list[Person]:
+    """Named people: all of them, or those a name or alias matches (exactly, else as a part)."""
+    if name and name.strip():
+        exact = find_people(session, name)
+        if exact:
+            return exact
+    text = (name or "").strip().lower()
+    named = session.exec(select(Person).where(Person.name.is_not(None)).order_by(Person.id)).all()
+    return [p for p in named if any(text in n.lower() for n in [p.name, *_aliases(p)])]
+
+
+def people_summary(session: Session, people: list[Person]) -> list[dict]:
+    """Each person's names with how many photos show them and how many messages they sent."""
+    from deepdiary.memory.tables import ChatMeta
+
+    ids = [p.id for p in people]
+    photos = dict(session.exec(select(Face.person_id, func.count(func.distinct(Face.item_id)))
+                               .where(Face.person_id.in_(ids)).group_by(Face.person_id)).all())
+    messages = dict(session.exec(select(ChatMeta.sender_person_id, func.count())
+                                 .where(ChatMeta.sender_person_id.in_(ids)).group_by(ChatMeta.sender_person_id)).all())
+    return [{"id": p.id, "name": p.name, "aliases": _aliases(p), "photos": photos.get(p.id, 0),
+             "messages": messages.get(p.id, 0)} for p in people]
+
+
+def named_people_in(session: Session, item_ids: list[int]) -> dict[int, list[str]]:
+    """The names of the named people whose faces are in each photo."""
+    out: dict[int, list[str]] = {}
+    for item_id, name in session.exec(select(Face.item_id, Person.name).join(Person, Person.id == Face.person_id)
+                                      .where(Face.item_id.in_(item_ids), Person.name.is_not(None))
+                                      .order_by(Face.item_id, Face.x)):
+        if name not in out.setdefault(item_id, []):
+            out[item_id].append(name)
+    return out
+
+
+def person_profile(session: Session, person: Person, companions: int = 5) -> dict:
+    """What the library knows of one person: when first and last seen (in a photo or writing),
+    how often, with whom they appear, and their notes (resources and demands)."""
+    from deepdiary.memory.tables import ChatMeta, Item, PersonNote
+
+    seen = [(t, "photo", i) for i, t in session.exec(
+        select(Item.id, Item.taken_at).join(Face, Face.item_id == Item.id)
+        .where(Face.person_id == person.id, Item.taken_at.is_not(None)).distinct())]
+    seen += [(t, "message", i) for i, t in session.exec(
+        select(Item.id, Item.taken_at).join(ChatMeta, ChatMeta.item_id == Item.id)
+        .where(ChatMeta.sender_person_id == person.id, Item.taken_at.is_not(None)))]
+    seen.sort()
+    photo_ids = select(Face.item_id).where(Face.person_id == person.id)
+    together = session.exec(
+        select(Face.person_id, func.count(func.distinct(Face.item_id))).where(
+            Face.item_id.in_(photo_ids), Face.person_id.is_not(None), Face.person_id != person.id)
+        .group_by(Face.person_id).order_by(func.count(func.distinct(Face.item_id)).desc(), Face.person_id)
+        .limit(companions)).all()
+    names = {p.id: p.name for p in session.exec(select(Person).where(Person.id.in_([pid for pid, _ in together])))}
+    notes = session.exec(select(PersonNote).where(PersonNote.person_id == person.id).order_by(PersonNote.id)).all()
+    summary = people_summary(session, [person])[0]
+    return {
+        **summary,
+        "first_seen": {"time": seen[0][0], "kind": seen[0][1], "item_id": seen[0][2]} if seen else None,
+        "last_seen": {"time": seen[-1][0], "kind": seen[-1][1], "item_id": seen[-1][2]} if seen else None,
+        "companions": [{"id": pid, "name": names.get(pid) or f"person {pid}", "photos": n} for pid, n in together],
+        "notes": [{"id": n.id, "kind": n.kind, "text": n.text} for n in notes],
+    }

