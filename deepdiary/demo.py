@@ -12,11 +12,12 @@ size and modification time stay the same and the ingest skips it as unchanged.
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import piexif
 from PIL import Image, ImageDraw
@@ -279,7 +280,7 @@ def _results_table(results: list[PhotoResult]) -> Table:
     return table
 
 
-def run_demo(folder: Path, console: Console) -> dict[str, list[str]]:
+def run_demo(folder: Path, console: Console, ask: bool = True, backend: str | None = None) -> dict[str, list[str]]:
     """Build (or refresh) the demo library in ``folder`` and print a few searches.
 
     Returns each search's heading with the file names it found, in result order.
@@ -322,10 +323,64 @@ def run_demo(folder: Path, console: Console) -> dict[str, list[str]]:
 
         with lib.session() as s:
             photos = s.exec(select(func.count()).select_from(Item).where(Item.kind == "photo")).one()
+        build_text_memory(lib, folder, console)
+        if ask:
+            answers = ask_housekeeper(lib, console, backend)
+            found.update({f"ask: {q}": [c["id"] for c in a["citations"]] for q, a in answers.items()})
     finally:
         lib.close()
 
     console.print()
     console.print(f"{photos} photos in the library, {len(found)} searches run. Try your own:")
     console.print(f"  deepdiary --library {folder} search photos --help", markup=False, highlight=False)
+    console.print(f'  deepdiary --library {folder} ask "what did Alice say about Paris?"', markup=False, highlight=False)
     return found
+
+
+DEMO_QUESTIONS = (
+    "Which photos did I take in Hangzhou in July 2023?",
+    "李雷关于茶说了什么？",
+    "Who can help me fix my bike?",
+)
+
+
+def build_text_memory(lib: Library, folder: Path, console: Console) -> None:
+    """The demo's people, chats and diary, ingested, and events rebuilt over everything."""
+    from deepdiary.demo_text import add_demo_people, write_text_samples
+    from deepdiary.memory.events import rebuild_events
+    from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester
+
+    chats, diary = write_text_samples(folder)
+    add_demo_people(lib)
+    c = ChatIngester(lib).run([chats])
+    d = DiaryIngester(lib).run([diary])
+    with lib.session() as s:
+        events = rebuild_events(s)
+    console.print(f"Chats: {c.added} message(s) added; diary: {d.added} entr(ies) added; {events} event(s)")
+
+
+def ask_housekeeper(lib: Library, console: Console, backend: str | None = None) -> dict[str, dict]:
+    """The housekeeper answers the demo questions; with no local model it says why and uses the parser."""
+    from deepdiary.agent.housekeeper import Housekeeper
+    from deepdiary.models import ModelUnavailable
+
+    keeper = Housekeeper(lib, backend=backend)
+    answers = {}
+    for question in DEMO_QUESTIONS:
+        try:
+            answer = keeper.ask(question, channel="demo")
+        except ModelUnavailable as exc:
+            console.print(f"[yellow]{exc}; answering with the parser alone[/yellow]")
+            keeper = Housekeeper(lib, backend="none")
+            answer = keeper.ask(question, channel="demo")
+        console.print()
+        console.print(f"[bold magenta]Q: {question}[/bold magenta]")
+        console.print(answer.answer, markup=False, highlight=False)
+        for c in answer.citations:
+            where = c.get("path") or c.get("source") or ""
+            when = c.get("taken_at") or c.get("time") or ""
+            console.print(f"  [{c['id']}] {when} {c.get('sender', '')} {where}".rstrip(), markup=False, highlight=False)
+        calls = ", ".join(f"{t.tool}({json.dumps(t.arguments, ensure_ascii=False)})" for t in answer.tool_calls)
+        console.print(f"  tools: {calls}  ({answer.seconds:.1f} s, {answer.backend})", markup=False, highlight=False)
+        answers[question] = answer.model_dump()
+    return answers

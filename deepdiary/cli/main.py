@@ -404,11 +404,95 @@ def stats(as_json: JsonOpt = False) -> None:
 @app.command()
 def demo(
     folder: Annotated[Optional[Path], typer.Option(help="where to build the sample library")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="the housekeeper's backend: llamacpp, openai or none")] = None,
 ) -> None:
-    """Build a sample library from generated photos and run a few searches on it."""
+    """Build a sample library (photos, chats, diary), run a few searches and ask the housekeeper."""
     from deepdiary.demo import run_demo
 
-    run_demo(folder or Path("demo-library"), out)
+    run_demo(folder or Path("demo-library"), out, backend=backend)
+
+
+BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="llamacpp, openai or none (default: settings)")]
+ConversationOpt = Annotated[Optional[int], typer.Option("--conversation", "-c", help="continue this conversation id")]
+
+
+def _housekeeper(backend: str | None, today: str | None):
+    from datetime import date
+
+    from deepdiary.agent.housekeeper import Housekeeper
+
+    try:
+        return Housekeeper(open_library(), backend=backend, today=date.fromisoformat(today) if today else None)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _ask_once(keeper, question: str, conversation: int | None, as_json: bool, one_line: bool = False):
+    from deepdiary.models import ModelUnavailable
+
+    try:
+        if as_json:
+            answer = keeper.ask(question, conversation_id=conversation)
+        else:
+            with err.status("thinking…"):
+                answer = keeper.ask(question, conversation_id=conversation)
+    except (ModelUnavailable, LookupError) as exc:
+        fail(str(exc))
+    if as_json:
+        data = answer.model_dump(mode="json")
+        keys = ("id", "conversation_id", "answer", "citations", "tool_calls", "language", "backend", "seconds")
+        if one_line:  # JSON Lines: one answer per line in a chat
+            sys.stdout.write(json.dumps({k: data[k] for k in keys}, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            emit_json({k: data[k] for k in keys})
+        return answer
+    out.print(answer.answer, markup=False, highlight=False)
+    for c in answer.citations:
+        when = c.get("taken_at") or c.get("time") or c.get("start") or ""
+        where = c.get("path") or c.get("source") or c.get("title") or c.get("name") or ""
+        who = c.get("sender") or ""
+        out.print(f"  [{c['id']}] {when} {who} {where}".replace("  ", " ").rstrip(), style="dim", markup=False,
+                  highlight=False)
+    for t in answer.tool_calls:
+        err.print(f"  tool {t.tool}({json.dumps(t.arguments, ensure_ascii=False)}) -> {t.results} result(s)"
+                  + (f", error: {t.error}" if t.error else ""), markup=False, highlight=False, style="dim")
+    return answer
+
+
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="a question in English or Chinese")],
+    backend: BackendOpt = None,
+    conversation: ConversationOpt = None,
+    today: Annotated[Optional[str], typer.Option(help="pretend today is YYYY-MM-DD (for relative dates)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask the memory housekeeper; it answers with the items it relied on."""
+    _ask_once(_housekeeper(backend, today), question, conversation, as_json)
+
+
+@app.command("chat")
+def chat(
+    backend: BackendOpt = None,
+    conversation: ConversationOpt = None,
+    today: Annotated[Optional[str], typer.Option(help="pretend today is YYYY-MM-DD (for relative dates)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An interactive conversation: follow-ups see the earlier turns. Empty line or Ctrl-D ends it.
+
+    With --json each answer is one line of JSON (JSON Lines)."""
+    keeper = _housekeeper(backend, today)
+    if not as_json:
+        err.print("Ask about your memories (empty line to stop).")
+    while True:
+        if not as_json:
+            err.print("[bold]> [/bold]", end="")
+        line = sys.stdin.readline()
+        if not line.strip():
+            break
+        answer = _ask_once(keeper, line.strip(), conversation, as_json, one_line=True)
+        conversation = answer.conversation_id
 
 
 def _people_call(fn, *args, redescribe: bool = False):
@@ -452,6 +536,23 @@ def people_list(as_json: JsonOpt = False) -> None:
     for r in rows:
         table.add_row(str(r["id"]), r["name"] or "[dim]unnamed[/dim]", str(r["faces"]), str(r["photos"]))
     out.print(table)
+
+
+@people_app.command("add")
+def people_add(name: str,
+               alias: Annotated[Optional[list[str]], typer.Option("--alias", help="another name, e.g. in Chinese")] = None,
+               as_json: JsonOpt = False) -> None:
+    """Add a named person who has no faces yet (say, known from chats); their chat messages are linked."""
+    from deepdiary.memory.people import add_person
+
+    try:
+        p = _people_call(lambda s: add_person(s, name, alias))
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if as_json:
+        emit_json({"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a]})
+    else:
+        out.print(f"person {p.id}: {p.name}")
 
 
 @people_app.command("name")

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import Integer, and_, cast, exists, extract, func, or_
 from sqlmodel import Session, select
 
 from deepdiary.memory.blobs import BlobStore
@@ -36,6 +36,7 @@ class PhotoQuery(BaseModel):
 
     date_from: datetime | None = Field(default=None, description="taken at or after (local time)")
     date_to: datetime | None = Field(default=None, description="taken at or before (local time)")
+    weekdays: list[int] = Field(default_factory=list, description="0=Monday..6=Sunday")
     place: str | None = Field(
         default=None, description="city, region or country name (English or Chinese) or country code"
     )
@@ -140,6 +141,8 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
         cond.append(Item.taken_at >= q.date_from)
     if q.date_to:
         cond.append(Item.taken_at <= q.date_to)
+    if q.weekdays:
+        cond.append(_weekday(session, Item.taken_at).in_([(d + 1) % 7 for d in q.weekdays]))
     if q.place:
         cond.append(Item.place_id.in_(place_ids_matching(session, q.place)))
     if q.near_lat is not None and q.near_lon is not None:
@@ -194,6 +197,13 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
             ItemCategory.item_id == Item.id, ItemCategory.category_id == Category.id,
             func.lower(Category.name) == q.category.strip().lower())))
     return cond
+
+
+def _weekday(session: Session, column):
+    """The day of the week as SQL, Sunday=0 (both databases count that way; PhotoQuery from Monday=0)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(extract("dow", column), Integer)
+    return cast(func.strftime("%w", column), Integer)
 
 
 def _has_cjk(text: str) -> bool:

@@ -22,6 +22,9 @@ from pathlib import Path
 from deepdiary.models import ModelUnavailable
 from deepdiary.settings import Settings
 
+# Greedy decoding with a light penalty: without it a small model repeats its last sentence.
+REPEAT_PENALTY = 1.1
+
 
 @dataclass(frozen=True)
 class PackagedGguf:
@@ -145,7 +148,7 @@ class LlamaCppLLM:
         """The model's next message as a JSON object that satisfies ``schema``."""
         out = self.llm.create_chat_completion(
             messages=messages, response_format={"type": "json_object", "schema": schema},
-            temperature=0.0, max_tokens=max_tokens)
+            temperature=0.0, max_tokens=max_tokens, repeat_penalty=REPEAT_PENALTY)
         text = out["choices"][0]["message"]["content"] or ""
         try:
             return json.loads(text)

@@ -66,7 +66,13 @@ def stats_tool(ctx: ToolContext, a: NoArgs) -> dict:
     with ctx.library.session() as s:
         stats = library_stats(s)
     stats.pop("id", None)
-    return {**stats, "results": []}
+    # Counts by kind first and named plainly: a small model took "items" for the photo count.
+    by_kind = stats.pop("by_kind", {})
+    counts = {"photos": by_kind.get("photo", 0), "chat_messages": by_kind.get("message", 0),
+              "diary_entries": by_kind.get("diary", 0), "all_items": stats.pop("items", None)}
+    for noise in ("last_job", "ingest_errors"):
+        stats.pop(noise, None)
+    return {**counts, **stats, "results": []}
 
 
 def today_tool(ctx: ToolContext, a: NoArgs) -> dict:

@@ -28,7 +28,8 @@ class SearchChatsArgs(Args):
 
 
 class SearchDiaryArgs(Args):
-    query: str = Field(description="words or a question to look for, English or Chinese, e.g. 'hiking trip'")
+    query: str = Field("", description="words or a question to look for, English or Chinese, e.g. 'hiking trip'; "
+                       "empty for the newest entries")
     date_from: str | None = Field(None, description=f"written on or after this day, {DATE_HELP}")
     date_to: str | None = Field(None, description=f"written on or before this day (inclusive), {DATE_HELP}")
     limit: int = Field(5, ge=1, le=50, description="how many entries at most, e.g. 5")

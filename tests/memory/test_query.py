@@ -86,6 +86,15 @@ def test_radius(photo_library):
     assert names(photo_library, near_lat=43.77, near_lon=11.25, radius_km=900) == ["paris.jpg", "florence.jpg"]
 
 
+def test_weekdays(photo_library):
+    # Sunday is 0 in SQL's %w but 6 here: hz1 is a Friday, hz2 a Saturday, hz3, Paris and Florence Sundays.
+    assert names(photo_library, weekdays=[5, 6]) == ["paris.jpg", "hz2.jpg", "hz3.jpg", "florence.jpg"]
+    assert names(photo_library, weekdays=[0]) == ["beijing.jpg"]
+    assert names(photo_library, weekdays=[3, 4], layout="wide") == ["hz1.jpg", "nogps.jpg"]
+    assert names(photo_library, weekdays=[6], date_from=datetime(2023, 1, 1)) == ["hz3.jpg", "florence.jpg"]
+    assert names(photo_library, weekdays=[1, 2]) == []
+
+
 def test_layout(photo_library):
     assert names(photo_library, layout="tall") == ["hz2.jpg", "florence.jpg"]
     assert names(photo_library, layout="square") == ["hz3.jpg"]
