@@ -331,7 +331,8 @@ def run_demo(folder: Path, console: Console, ask: bool = True, backend: str | No
         lib.close()
 
     console.print()
-    console.print(f"{photos} photos in the library, {len(found)} searches run. Try your own:")
+    searches = sum(not k.startswith("ask: ") for k in found)
+    console.print(f"{photos} photos in the library, {searches} searches run. Try your own:")
     console.print(f"  deepdiary --library {folder} search photos --help", markup=False, highlight=False)
     console.print(f'  deepdiary --library {folder} ask "what did Alice say about Paris?"', markup=False, highlight=False)
     return found

@@ -38,7 +38,19 @@ def test_demo_searches_find_exactly_the_photos_they_claim(tmp_path):
     assert "modification time is used" in text
     assert "14 photos in the library, 10 searches run" in text
 
-    # A second run finds every file unchanged and answers the same.
+    # The housekeeper (Qwen 1.5B) answers the three demo questions, citing what it relied on.
+    asked = {k: v for k, v in found.items() if k.startswith("ask: ")}
+    assert len(asked) == 3
+    assert len(asked["ask: Which photos did I take in Hangzhou in July 2023?"]) == 3
+    assert all(ref.startswith("photo:") for ref in asked["ask: Which photos did I take in Hangzhou in July 2023?"])
+    assert all(ref.startswith("message:") for ref in asked["ask: 李雷关于茶说了什么？"])
+    assert "person:" in " ".join(asked["ask: Who can help me fix my bike?"])
+    assert "Q: 李雷关于茶说了什么？" in text and "tools: search_chats" in text
+    assert "16 message(s) added; diary: 4 entr(ies) added" in text
+
+    # A second run finds every file unchanged and searches the same.
     again = io.StringIO()
-    assert run_demo(tmp_path / "lib", Console(file=again, width=120)) == found
+    searches = {k: v for k, v in found.items() if k not in asked}
+    assert run_demo(tmp_path / "lib", Console(file=again, width=120), ask=False) == searches
     assert "0 added, 14 unchanged, 0 failed" in again.getvalue()
+    assert "0 message(s) added; diary: 0 entr(ies) added" in again.getvalue()

@@ -89,7 +89,7 @@ from deepdiary.memory.chat_query import ChatQuery
 from deepdiary.memory.query import ColourFacet, PhotoQuery
 from deepdiary.memory.tables import ItemTag, Person, Place
 from deepdiary.palette import ALIASES, PALETTE
-from deepdiary.pipeline.scenes import _SCENE_ALIASES, SCENES
+from deepdiary.pipeline.scenes import SCENE_ALIASES, SCENES
 from deepdiary.timeparse import (
     CN_NUM,
     EN_NUM,
@@ -431,7 +431,7 @@ def _layout(marks: _Marks):
 
 
 def _scene_vocab() -> _Vocab:
-    words = {**{s: s for s in SCENES}, **{zh: s for s, zh in SCENES.items()}, **_SCENE_ALIASES}
+    words = {**{s: s for s in SCENES}, **{zh: s for s, zh in SCENES.items()}, **SCENE_ALIASES}
     for w in ("portrait", "text", "paper", "人", "花"):
         del words[w]
     plurals = {w + end: s for w, s in words.items() if not _has_cjk(w) for end in ("s", "es")}

@@ -19,7 +19,7 @@ SCENES: dict[str, str] = {
 }
 
 _RANGES = {
-    "animal": [range(0, 398)],
+    "animal": [range(398)],
     "pet": [range(151, 269), range(281, 286)],  # dogs, domestic cats
     "food": [range(924, 970)],
     "plant": [range(984, 999)],
@@ -127,10 +127,10 @@ def scene_word(text: str) -> str | None:
     for scene, zh in SCENES.items():
         if text == zh:
             return scene
-    return _SCENE_ALIASES.get(text)
+    return SCENE_ALIASES.get(text)
 
 
-_SCENE_ALIASES = {
+SCENE_ALIASES = {
     "seaside": "beach", "seashore": "beach", "海边": "beach", "沙滩": "beach", "mountains": "mountain",
     "山": "mountain", "山区": "mountain", "lake": "water", "river": "water", "湖边": "water", "河边": "water",
     "urban": "city", "street": "city", "街道": "city", "街景": "city", "architecture": "building",
