@@ -43,17 +43,17 @@ def resolve_followup(question: str, history: list[AgentTurn],
     if not history:
         return None
     previous = history[-1]
-    calls = _calls(previous)
-    cited = json.loads(previous.citations)
     low = question.lower()
     if WHO_ELSE.search(low):
-        photos = [c["item_id"] for c in cited if c.get("kind") == "photo"][:5]
+        # Asked twice in a row, it still means the photos the conversation was about.
+        origin = next((t for t in reversed(history) if not WHO_ELSE.search(t.question.lower())), previous)
+        photos = [c["item_id"] for c in json.loads(origin.citations) if c.get("kind") == "photo"][:5]
         if not photos:
-            photos = [int(r.split(":")[1]) for c in json.loads(previous.tool_calls)
+            photos = [int(r.split(":")[1]) for c in json.loads(origin.tool_calls)
                       for r in c.get("refs", []) if r.startswith("photo:")][:5]
         if not photos:
             return None
-        named = [p for c in calls for p in c.arguments.get("people", [])]
+        named = [p for c in _calls(origin) for p in c.arguments.get("people", [])]
         return FollowUp([ToolCall(tool="describe_photo", arguments={"photo_id": i}) for i in photos], named, "who_else")
     m = NTH_DAY.search(low)
     if m:
