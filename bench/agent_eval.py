@@ -13,7 +13,7 @@ question the set holds the tool call a careful person would make. Printed per pl
   call returns nothing expect no citation;
 - median and p95 seconds per answer (wall clock, model load excluded).
 
-    python bench/agent_eval.py [--planners none,qwen0.5b,qwen1.5b] [--threads 2] [--keep DIR]
+    python bench/agent_eval.py [--planners none,qwen0.5b,qwen1.5b,qwen1.5b-nohint] [--threads 2] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -92,8 +92,10 @@ QUESTIONS: list[tuple[str, str, dict]] = [
     ("今天几号", "today", {}),
 ]
 FREE_TEXT = ("query", "demand")
-PLANNERS = {"none": ("none", None), "qwen0.5b": ("llamacpp", "qwen2.5-coder-0.5b"),
-            "qwen1.5b": ("llamacpp", "qwen2.5-coder-1.5b")}
+PLANNERS = {"none": ("none", None, True), "qwen0.5b": ("llamacpp", "qwen2.5-coder-0.5b", True),
+            "qwen1.5b": ("llamacpp", "qwen2.5-coder-1.5b", True),
+            # the same model without the parser's reading and suggested call (dates still come from code)
+            "qwen1.5b-nohint": ("llamacpp", "qwen2.5-coder-1.5b", False)}
 
 
 def _fill(value, florence: int):
@@ -146,10 +148,10 @@ def main() -> None:
 
     rows = []
     for name in opts.planners.split(","):
-        backend, model = PLANNERS[name]
+        backend, model, hint = PLANNERS[name]
         settings = Settings(home=folder, llm_backend=backend, llm_model=model or "qwen2.5-coder-1.5b",
                             llm_threads=opts.threads)
-        keeper = Housekeeper(Library.open(settings), today=TODAY)
+        keeper = Housekeeper(Library.open(settings), today=TODAY, hint=hint)
         if backend != "none":
             t = time.perf_counter()
             _ = keeper.llm

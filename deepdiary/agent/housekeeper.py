@@ -69,7 +69,7 @@ class Answer(BaseModel):
 
 class Housekeeper:
     def __init__(self, library: Library, backend: str | None = None, llm=None, today: date | None = None,
-                 max_steps: int | None = None):
+                 max_steps: int | None = None, hint: bool = True):
         self.library = library
         self.settings = library.settings
         self.backend = backend or self.settings.llm_backend
@@ -78,6 +78,7 @@ class Housekeeper:
         self._llm = llm
         self.today = today or date.today()
         self.max_steps = max_steps or self.settings.agent_max_steps
+        self.hint = hint  # off only to measure what the parser's reading is worth to a model
         self.tools = {t.name: t for t in build_tools(ToolContext(library, self.today))}
 
     @cached_property
@@ -215,8 +216,11 @@ class Housekeeper:
             messages.append({"role": "assistant", "content": json.dumps(
                 {"tool": "answer", "answer": turn.answer, "citations": cited}, ensure_ascii=False)})
         suggested = "none (the calls below were made for this follow-up)" if follow else _suggestion(suggest_call(parsed))
+        reading = self._reading(parsed, follow)
+        if not self.hint:
+            reading = suggested = "(not given)"
         messages.append({"role": "user", "content": prompt("planner_question.md").substitute(
-            question=question, reading=self._reading(parsed, follow), suggested=suggested)})
+            question=question, reading=reading, suggested=suggested)})
         return messages
 
     def _results_message(self, call: ToolCall, output: dict, language: str) -> dict:

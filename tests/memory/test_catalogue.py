@@ -16,13 +16,13 @@ from deepdiary.settings import Settings, load_settings
 
 def test_migrations_build_exactly_the_declared_tables(tmp_path):
     lib = Library.open(Settings(home=tmp_path / "lib"))
-    assert schema_revision(lib.engine) == "0003"
+    assert schema_revision(lib.engine) == "0004"
     with lib.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
     # Opening again is a no-op on an up-to-date catalogue.
     Library.open(Settings(home=tmp_path / "lib"))
-    assert schema_revision(lib.engine) == "0003"
+    assert schema_revision(lib.engine) == "0004"
 
 
 def test_library_folder_precedence(tmp_path, monkeypatch):
