@@ -83,10 +83,10 @@ def code_arguments(tool: str, args: dict, p: ParsedQuestion, accepts: set[str] |
     out = {k: v for k, v in args.items() if k not in CODE_ARGS}
     for key in ("place", "people", "person_a", "person_b", "name", "with_person"):
         value = out.get(key)
-        if isinstance(value, str) and _time_like(value, p):
+        if isinstance(value, str) and _junk(value, p):
             del out[key]
         elif isinstance(value, list):
-            out[key] = [v for v in value if not (isinstance(v, str) and _time_like(v, p))] or None
+            out[key] = [v for v in value if not (isinstance(v, str) and _junk(v, p))] or None
             if out[key] is None:
                 del out[key]
     dated = accepts is None or "date_from" in accepts
@@ -103,6 +103,12 @@ def code_arguments(tool: str, args: dict, p: ParsedQuestion, accepts: set[str] |
     return out
 
 
-def _time_like(value: str, p: ParsedQuestion) -> bool:
+# What a small model writes when it means "no value" (or the owner, who is never a filter).
+PLACEHOLDERS = {"", "none", "null", "nil", "n/a", "na", "yes", "no", "unknown", "any", "all", "me", "i", "我"}
+
+
+def _junk(value: str, p: ParsedQuestion) -> bool:
+    """A placeholder, or a date or weekday put where a name or place belongs."""
     low = value.strip().lower()
-    return bool(TIME_LIKE.search(low)) or bool(p.time_words and low and low in p.time_words.lower())
+    return (low in PLACEHOLDERS or bool(TIME_LIKE.search(low))
+            or bool(p.time_words and low in p.time_words.lower()))
