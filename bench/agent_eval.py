@@ -184,9 +184,9 @@ def main() -> None:
         sys.stdout.flush()
 
     print()
-    print(f"{'planner':10} {'tool acc':>9} {'arg acc':>8} {'cite P':>7} {'cite R':>7} {'median s':>9} {'p95 s':>7}")
+    print(f"{'planner':16} {'tool acc':>9} {'arg acc':>8} {'cite P':>7} {'cite R':>7} {'median s':>9} {'p95 s':>7}")
     for name, ta, aa, cp, cr, med, p95 in rows:
-        print(f"{name:10} {ta:9.1%} {aa:8.1%} {cp:7.1%} {cr:7.1%} {med:9.2f} {p95:7.2f}")
+        print(f"{name:16} {ta:9.1%} {aa:8.1%} {cp:7.1%} {cr:7.1%} {med:9.2f} {p95:7.2f}")
     base = next((r for r in rows if r[0] == "none"), None)
     if base:
         for r in rows:

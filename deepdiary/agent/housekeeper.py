@@ -76,10 +76,15 @@ class Housekeeper:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         self._llm = llm
-        self.today = today or date.today()
+        self._fixed_today = today  # a long-running bot must not keep the day it started on
         self.max_steps = max_steps or self.settings.agent_max_steps
         self.hint = hint  # off only to measure what the parser's reading is worth to a model
-        self.tools = {t.name: t for t in build_tools(ToolContext(library, self.today))}
+        self.context = ToolContext(library, self.today)
+        self.tools = {t.name: t for t in build_tools(self.context)}
+
+    @property
+    def today(self) -> date:
+        return self._fixed_today or date.today()
 
     @cached_property
     def llm(self):
@@ -131,6 +136,7 @@ class Housekeeper:
             external_id: str | None = None) -> Answer:
         started = time.perf_counter()
         question = question.strip()
+        self.context.today = self.today
         with self.library.session() as s:
             conv = open_session(s, channel, external_id, conversation_id)
             history = recent_turns(s, conv.id, self.settings.agent_history_turns)

@@ -58,15 +58,12 @@ class SearchPhotosArgs(Args):
 def search_photos_tool(ctx: ToolContext, a: SearchPhotosArgs) -> dict:
     """Find photos by what they show, who is in them, where, when, colours or shape. Use for any question about photos."""
     facets = {"text": a.query or None, "persons": a.people, "place": a.place, "date_from": day_bound(a.date_from),
-                  "date_to": day_bound(a.date_to, end=True), "colours": [parse_colour(c) for c in a.colours],
-                  "people_count": a.people_count, "scenes": a.scenes, "layout": a.layout, "limit": a.limit,
-                  "colour_min_share": ctx.library.settings.colour_search_min_share}
-    if a.weekdays:
-        if "weekdays" not in PhotoQuery.model_fields:
-            raise ValueError("searching by weekday is not available yet")
-        if any(not 0 <= d <= 6 for d in a.weekdays):
-            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
-        facets["weekdays"] = a.weekdays
+              "date_to": day_bound(a.date_to, end=True), "colours": [parse_colour(c) for c in a.colours],
+              "people_count": a.people_count, "scenes": a.scenes, "layout": a.layout, "limit": a.limit,
+              "colour_min_share": ctx.library.settings.colour_search_min_share}
+    if any(not 0 <= d <= 6 for d in a.weekdays):
+        raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+    facets["weekdays"] = a.weekdays
     with ctx.library.session() as s:
         for name in a.people:
             if not find_people(s, name):

@@ -161,12 +161,8 @@ def test_search_photos_facets(tools, lib):
 def test_search_photos_weekdays(tools, lib):
     _, ids = lib
     out = tools["search_photos"].invoke({"weekdays": [5, 6]})
-    from deepdiary.memory.query import PhotoQuery
-
-    if "weekdays" in PhotoQuery.model_fields:
-        assert refs(out) == [f"photo:{ids[n]}" for n in ("paris.jpg", "hz2.jpg", "home.jpg")]
-    else:  # the facet is not in the memory layer yet: a clear error, not a silent full list
-        assert out["results"] == [] and "weekday" in out["error"]
+    assert refs(out) == [f"photo:{ids[n]}" for n in ("paris.jpg", "hz2.jpg", "home.jpg")]
+    assert "0 (Monday) to 6 (Sunday)" in tools["search_photos"].invoke({"weekdays": [7]})["error"]
 
 
 def test_search_photos_bad_arguments(tools):
