@@ -184,7 +184,9 @@ class TextIndex:
         if not terms:
             return []
         terms = self._informative(terms)
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        # A lone Chinese character ("茶") is indexed only inside pairs: match it as their prefix.
+        match = " OR ".join('"' + t.replace('"', "") + '"' + ("*" if len(t) == 1 and t >= "\u3400" else "")
+                            for t in terms)
         where, args = self._meta_where(f)
         sql = (f"SELECT d.item_id, bm25(docs, 1.0, {CONTEXT_WEIGHT}) AS score FROM docs d "
                f"JOIN meta m ON m.item_id = d.item_id WHERE docs MATCH ?{where} ORDER BY score LIMIT ?")
