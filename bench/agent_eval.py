@@ -110,11 +110,9 @@ def _fill(value, florence: int):
 
 def args_match(expected: dict, actual: dict) -> bool:
     actual = {k: v for k, v in actual.items() if k != "limit"}
-    if set(actual) - set(expected) - set(FREE_TEXT if not any(k in expected for k in FREE_TEXT) else ()):
-        # a free-text query the set does not ask for is harmless only when nothing else is wrong
-        extra = set(actual) - set(expected)
-        if extra - set(FREE_TEXT):
-            return False
+    # An extra free-text query is harmless; any other extra argument narrows the search wrongly.
+    if set(actual) - set(expected) - set(FREE_TEXT):
+        return False
     for key, want in expected.items():
         got = actual.get(key)
         if key in FREE_TEXT:

@@ -363,6 +363,7 @@ def build_text_memory(lib: Library, folder: Path, console: Console) -> None:
 def ask_housekeeper(lib: Library, console: Console, backend: str | None = None) -> dict[str, dict]:
     """The housekeeper answers the demo questions; with no local model it says why and uses the parser."""
     from deepdiary.agent.housekeeper import Housekeeper
+    from deepdiary.agent.render import citation_line
     from deepdiary.models import ModelUnavailable
 
     keeper = Housekeeper(lib, backend=backend)
@@ -378,9 +379,7 @@ def ask_housekeeper(lib: Library, console: Console, backend: str | None = None) 
         console.print(f"[bold magenta]Q: {question}[/bold magenta]")
         console.print(answer.answer, markup=False, highlight=False)
         for c in answer.citations:
-            where = c.get("path") or c.get("source") or ""
-            when = c.get("taken_at") or c.get("time") or ""
-            console.print(f"  [{c['id']}] {when} {c.get('sender', '')} {where}".rstrip(), markup=False, highlight=False)
+            console.print(f"  {citation_line(c)}", markup=False, highlight=False)
         calls = ", ".join(f"{t.tool}({json.dumps(t.arguments, ensure_ascii=False)})" for t in answer.tool_calls)
         console.print(f"  tools: {calls}  ({answer.seconds:.1f} s, {answer.backend})", markup=False, highlight=False)
         answers[question] = answer.model_dump()

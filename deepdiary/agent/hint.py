@@ -13,6 +13,7 @@ import re
 from pydantic import BaseModel, Field
 
 from deepdiary.memory.question import ParsedQuestion
+from deepdiary.tools.context import compact
 
 # Arguments filled in by code only; the model's schemas do not offer them.
 CODE_ARGS = ("date_from", "date_to", "weekdays", "year")
@@ -70,15 +71,10 @@ def suggest_call(p: ParsedQuestion) -> ToolCall:
             call = ToolCall(tool="today")
         case _:
             call = ToolCall(tool="search_chats", arguments={"query": p.keywords or p.text})
-    return ToolCall(tool=call.tool, arguments=code_arguments(call.tool, clean(call.arguments), p))
+    return ToolCall(tool=call.tool, arguments=code_arguments(call.tool, compact(call.arguments), p))
 
 
-def clean(args: dict) -> dict:
-    """Arguments without the empty ones, so two calls compare by what they ask for."""
-    return {k: v for k, v in args.items() if v not in (None, "", [], {})}
-
-
-def code_arguments(tool: str, args: dict, p: ParsedQuestion, accepts: set[str] | None = None) -> dict:
+def code_arguments(tool: str, args: dict, p: ParsedQuestion) -> dict:
     """``args`` with the parser's dates, weekdays and year in place of anything the model wrote."""
     out = {k: v for k, v in args.items() if k not in CODE_ARGS}
     for key in ("place", "people", "person_a", "person_b", "name", "with_person"):
@@ -89,8 +85,7 @@ def code_arguments(tool: str, args: dict, p: ParsedQuestion, accepts: set[str] |
             out[key] = [v for v in value if not (isinstance(v, str) and _junk(v, p))] or None
             if out[key] is None:
                 del out[key]
-    dated = accepts is None or "date_from" in accepts
-    if tool in {"search_photos", "search_chats", "search_diary", "events", "places_visited"} and dated:
+    if tool in {"search_photos", "search_chats", "search_diary", "events", "places_visited"}:
         if p.date_from:
             out["date_from"] = p.date_from.date().isoformat()
         if p.date_to:

@@ -29,7 +29,6 @@ from deepdiary.agent.followup import FollowUp, resolve_followup
 from deepdiary.agent.hint import (
     HIDDEN_ARGS,
     ToolCall,
-    clean,
     code_arguments,
     suggest_call,
 )
@@ -37,6 +36,7 @@ from deepdiary.agent.prompts import prompt, say
 from deepdiary.memory.library import Library
 from deepdiary.memory.question import ParsedQuestion, parse_question
 from deepdiary.tools import ToolContext, build_tools
+from deepdiary.tools.context import compact
 
 BACKENDS = ("llamacpp", "openai", "none")
 SEARCH_TOOLS = {"search_photos", "search_chats", "search_diary", "events", "places_visited", "find_people",
@@ -234,7 +234,7 @@ class Housekeeper:
         return {"role": "user", "content": prompt("planner_results.md").substitute(
             tool=call.tool, results=render.render_output(output), language_note=note)}
 
-    def _step_schema(self, refs: list[str], allow_call: bool) -> dict:
+    def _step_schema(self, refs: list[str], allow_call: bool, allow_answer: bool = True) -> dict:
         options = []
         if allow_call:
             options += [{"type": "object", "properties": {"tool": {"const": name}, "arguments": schema},
@@ -244,7 +244,8 @@ class Housekeeper:
         answer = {"tool": {"const": "answer"}, "answer": {"type": "string", "maxLength": ANSWER_MAX_CHARS}}
         if refs:
             answer["citations"] = {"type": "array", "items": {"enum": refs}, "maxItems": len(refs)}
-        options.append({"type": "object", "properties": answer, "required": list(answer)})
+        if allow_answer:
+            options.append({"type": "object", "properties": answer, "required": list(answer)})
         return {"anyOf": options} if len(options) > 1 else options[0]
 
     def _plan_llamacpp(self, question, parsed, history, follow, execute, done):
@@ -260,7 +261,7 @@ class Housekeeper:
             refs = list(dict.fromkeys(ref for _, _, rec in done for ref in rec.refs))
             # The first step must look something up; the last may only answer.
             allow_call = step < self.max_steps
-            schema = self._step_schema(refs, allow_call) if done else {"anyOf": self._step_schema([], True)["anyOf"][:-1]}
+            schema = self._step_schema(refs, allow_call, allow_answer=bool(done))
             try:
                 reply = self.llm.complete_json(messages, schema, max_tokens=320 if done else 200)
             except ValueError:
@@ -270,7 +271,7 @@ class Housekeeper:
             if not allow_call or reply.get("tool") not in self.tools:
                 break
             call = ToolCall(tool=reply["tool"], arguments=code_arguments(
-                reply["tool"], clean(reply.get("arguments") or {}), parsed))
+                reply["tool"], compact(reply.get("arguments") or {}), parsed))
             key = json.dumps(call.model_dump(), sort_keys=True)
             messages.append({"role": "assistant", "content": json.dumps(_shown(call), ensure_ascii=False)})
             if key in seen:  # asking again will not change the answer
@@ -317,7 +318,7 @@ class Housekeeper:
                     args = json.loads(tc.function.arguments or "{}")
                 except json.JSONDecodeError:
                     args = {}
-                call = ToolCall(tool=tc.function.name, arguments=code_arguments(tc.function.name, clean(args), parsed))
+                call = ToolCall(tool=tc.function.name, arguments=code_arguments(tc.function.name, compact(args), parsed))
                 messages.append({"role": "tool", "tool_call_id": tc.id,
                                  "content": render.render_output(execute(call))})
         return self._fallback(parsed, done)

@@ -49,5 +49,12 @@ def citation(result: dict) -> dict:
     return out
 
 
+def citation_line(c: dict) -> str:
+    """A citation on one line: ref, when, who, where."""
+    when = c.get("taken_at") or c.get("time") or c.get("start") or ""
+    where = c.get("path") or c.get("source") or c.get("title") or c.get("name") or ""
+    return " ".join(x for x in (f"[{c['id']}]", when, c.get("sender") or "", where) if x)
+
+
 def refs_in(output: dict) -> list[str]:
     return [r["ref"] for r in output.get("results") or [] if isinstance(r, dict) and r.get("ref")]

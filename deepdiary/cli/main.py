@@ -428,6 +428,7 @@ def _housekeeper(backend: str | None, today: str | None):
 
 
 def _ask_once(keeper, question: str, conversation: int | None, as_json: bool, one_line: bool = False):
+    from deepdiary.agent.render import citation_line
     from deepdiary.models import ModelUnavailable
 
     try:
@@ -449,11 +450,7 @@ def _ask_once(keeper, question: str, conversation: int | None, as_json: bool, on
         return answer
     out.print(answer.answer, markup=False, highlight=False)
     for c in answer.citations:
-        when = c.get("taken_at") or c.get("time") or c.get("start") or ""
-        where = c.get("path") or c.get("source") or c.get("title") or c.get("name") or ""
-        who = c.get("sender") or ""
-        out.print(f"  [{c['id']}] {when} {who} {where}".replace("  ", " ").rstrip(), style="dim", markup=False,
-                  highlight=False)
+        out.print(f"  {citation_line(c)}", style="dim", markup=False, highlight=False)
     for t in answer.tool_calls:
         err.print(f"  tool {t.tool}({json.dumps(t.arguments, ensure_ascii=False)}) -> {t.results} result(s)"
                   + (f", error: {t.error}" if t.error else ""), markup=False, highlight=False, style="dim")

@@ -156,9 +156,6 @@ class LlamaCppLLM:
             # The grammar guarantees valid JSON unless the token budget ran out mid-object.
             raise ValueError(f"the model's output is not complete JSON: {text[:200]!r}") from exc
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode(), add_bos=False))
-
 
 class OpenAICompatibleLLM:
     """Any endpoint that speaks OpenAI's chat completions API with native tool calls."""

@@ -72,6 +72,16 @@ def clip(text: str | None, n: int = MAX_TEXT) -> str | None:
     return text if text is None or len(text) <= n else text[: n - 1] + "…"
 
 
+def near_best(rows: list, score, ratio: float = 0.5) -> list:
+    """Rows scoring at least ``ratio`` of the best, and above zero when any score is.
+
+    On a small library the dense side of a fused search, or a demand scored against
+    every note, returns everything; offering a small model the weak rows invites it to
+    cite or praise all of them."""
+    top = max((score(r) for r in rows), default=0.0)
+    return [r for r in rows if score(r) >= ratio * top and (top <= 0 or score(r) > 0)]
+
+
 def compact(d: dict) -> dict:
     """The dict without empty values, so a small model reads only what is known."""
     return {k: v for k, v in d.items() if v is not None and v != [] and v != ""}

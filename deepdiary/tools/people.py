@@ -15,7 +15,7 @@ from deepdiary.memory.people import (
     person_profile,
     search_people,
 )
-from deepdiary.tools.context import Args, ToolContext, compact, when
+from deepdiary.tools.context import Args, ToolContext, compact, near_best, when
 
 # Graph node kinds to citation refs; conversations and the owner keep their node ids.
 _REF_KINDS = {"resource": "note", "demand": "note"}
@@ -95,9 +95,6 @@ class MatchDemandArgs(Args):
     limit: int = Field(5, ge=1, le=20, description="how many people at most, e.g. 5")
 
 
-DEMAND_RELATIVE_CUTOFF = 0.5
-
-
 def match_demand_tool(ctx: ToolContext, a: MatchDemandArgs) -> dict:
     """Who could help with a need: people whose noted skills or resources fit it, closer acquaintances first."""
     from deepdiary.models.registry import models_for
@@ -105,9 +102,6 @@ def match_demand_tool(ctx: ToolContext, a: MatchDemandArgs) -> dict:
     with ctx.library.session() as s:
         g = graph.build_graph(s, ctx.library.settings.owner_name)
         rows = graph.match_demand_text(s, g, models_for(ctx.library.settings).text, a.demand, limit=a.limit)
-    # Everyone with a note gets some score; offering the weak ones invites a model to praise
-    # the tea expert's bicycle skills. Keep those near the best fit.
-    top = max((r["score"] for r in rows), default=0.0)
-    rows = [r for r in rows if r["score"] > 0 and r["score"] >= DEMAND_RELATIVE_CUTOFF * top]
+    rows = near_best(rows, lambda r: r["score"])
     return {"results": [compact({"ref": f"person:{r['person_id']}", "name": r["person"], "resource": r["resource"],
                                  "note": f"note:{r['id']}", "score": r["score"], "hops": r["hops"]}) for r in rows]}

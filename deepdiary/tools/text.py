@@ -12,10 +12,9 @@ from deepdiary.tools.context import (
     clip,
     compact,
     day_bound,
+    near_best,
     when,
 )
-
-RELATIVE_CUTOFF = 0.5
 
 
 class SearchChatsArgs(Args):
@@ -42,11 +41,8 @@ def _search(ctx: ToolContext, a, kind: str, with_person: str | None = None) -> l
         if with_person and not sender_known(s, with_person):
             raise LookupError(f"no person or chat sender named {with_person!r}; use find_people to see who is known")
         hits = search_chats(s, q, ctx.library, today=ctx.today)
-    # Hits that share no word with the query come from the dense side of the fusion alone and
-    # score a fifth of a word match: on a small library that is everything, so keep only
-    # those near the best.
-    top = max((h.score for h in hits), default=0.0)
-    return [h for h in hits if h.score >= RELATIVE_CUTOFF * top]
+    # Hits sharing no word with the query come from the dense side alone, at a fifth of a word match.
+    return near_best(hits, lambda h: h.score)
 
 
 def search_chats_tool(ctx: ToolContext, a: SearchChatsArgs) -> dict:
