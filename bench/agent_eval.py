@@ -34,7 +34,7 @@ from deepdiary.agent.hint import ToolCall
 from deepdiary.agent.housekeeper import Housekeeper
 from deepdiary.demo import run_demo
 from deepdiary.memory.library import Library
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 TODAY = date(2026, 11, 24)
 HZ, P = "Hangzhou", "Paris"

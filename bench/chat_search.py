@@ -28,7 +28,7 @@ from deepdiary.memory.library import Library
 from deepdiary.memory.tables import ChatMeta, Conversation, Item
 from deepdiary.memory.text_index import TEXTS, TextFilter, tokens
 from deepdiary.models.imagenet import imagenet_class_names
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 ZH = "我们今天明天晚上一起去吃饭看电影杭州西湖北京上海周末开会工作项目朋友生日快乐旅行火车飞机酒店咖啡"
 

@@ -33,7 +33,7 @@ from deepdiary.memory.vectors import IMAGE_FEATURES
 from deepdiary.models.registry import models_for
 from deepdiary.pipeline.enrich import Enricher, load_upright
 from deepdiary.pipeline.ingest import PhotoIngester
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 
 def photo_set(samples: Path, dest: Path) -> list[Path]:

@@ -27,10 +27,10 @@ from deepdiary.connectors.photos import iter_photo_files
 from deepdiary.memory.library import Library
 from deepdiary.memory.query import ColourFacet, PhotoQuery, search_photos
 from deepdiary.memory.tables import Item, ItemColour, ItemPath, PhotoMeta, Place
-from deepdiary.palette import PALETTE
+from deepdiary.core.palette import PALETTE
 from deepdiary.pipeline.geocode import default_geocoder
 from deepdiary.pipeline.ingest import PhotoIngester
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 
 def pct(values: list[float], p: float) -> float:

@@ -31,11 +31,11 @@ from deepdiary.memory.query import ColourFacet, PhotoQuery, PhotoResult, search_
 from deepdiary.memory.tables import Item
 from deepdiary.pipeline.enrich import Enricher
 from deepdiary.pipeline.ingest import PhotoIngester
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 PHOTO_FOLDER = "sample-photos"
 
-# Shades chosen to sit squarely inside one palette colour (see deepdiary/palette.py).
+# Shades chosen to sit squarely inside one palette colour (see deepdiary/core/palette.py).
 SKY = (120, 180, 235)  # blue
 SAND = (235, 205, 150)  # brown
 GRASS = (60, 140, 60)  # green

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from deepdiary.memory.library import Library
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 

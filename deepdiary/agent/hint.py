@@ -12,7 +12,7 @@ import re
 
 from pydantic import BaseModel, Field
 
-from deepdiary.memory.question import ParsedQuestion
+from deepdiary.nlu.question import ParsedQuestion
 from deepdiary.tools.context import compact
 
 # Arguments filled in by code only; the model's schemas do not offer them.

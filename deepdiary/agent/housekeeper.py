@@ -34,7 +34,7 @@ from deepdiary.agent.hint import (
 )
 from deepdiary.agent.prompts import prompt, say
 from deepdiary.memory.library import Library
-from deepdiary.memory.question import ParsedQuestion, parse_question
+from deepdiary.nlu.question import ParsedQuestion, parse_question
 from deepdiary.tools import ToolContext, build_tools
 from deepdiary.tools.context import compact
 

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deepdiary.settings import load_settings
+from deepdiary.core.settings import load_settings
 
 app = typer.Typer(help="Deep Diary: one private, searchable memory of your photos and more.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -249,7 +249,7 @@ _LATLON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 
 def parse_colour(text: str):
     from deepdiary.memory.query import ColourFacet
-    from deepdiary.palette import PALETTE, colour_name
+    from deepdiary.core.palette import PALETTE, colour_name
 
     region, _, word = text.rpartition(":") if ":" in text else ("", "", text)
     if region.lower() not in _COLOUR_REGION:

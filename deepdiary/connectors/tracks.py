@@ -26,8 +26,6 @@ GPX and Takeout specify.
 
 from __future__ import annotations
 
-from deepdiary.connectors.files import iter_files
-
 import codecs
 import json
 import math
@@ -43,6 +41,9 @@ import gpxpy
 import gpxpy.gpx
 from gpxpy.gpxfield import parse_time as _gpxpy_parse_time
 
+from deepdiary.connectors.files import iter_files
+from deepdiary.core.geo import haversine_m
+
 TRACK_EXTENSIONS = {".gpx", ".kml", ".json"}
 
 # Before this, a consumer GPS timestamp is a device fault, not a memory.
@@ -50,7 +51,6 @@ EARLIEST_TRUSTED = datetime(1990, 1, 1, tzinfo=timezone.utc)
 # Clocks drift and zones get mislabelled by hours; beyond a day ahead it is a wrong clock.
 FUTURE_SLACK = timedelta(days=1)
 # Mean Earth radius (IUGG); the choice moves distances by < 0.5%, well below GPS noise.
-EARTH_RADIUS_M = 6_371_008.8
 
 UTC = timezone.utc
 
@@ -127,14 +127,6 @@ def read_tracks(path: Path) -> TrackFile:
     if kind == "gpx":
         return _read_gpx(path, text, problems, now)
     return _read_kml(path, text, problems, now)
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres between two WGS84 points (spherical Earth)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def find_stays(

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from deepdiary.memory.people import find_people
 from deepdiary.memory.tables import ChatMeta, Conversation, DiaryMeta, Item, Person
 from deepdiary.memory.text_index import TextFilter
-from deepdiary.timeparse import find_time_range
+from deepdiary.core.timeparse import find_time_range
 
 
 class ChatQuery(BaseModel):

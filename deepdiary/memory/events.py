@@ -9,7 +9,6 @@ an event. Events are derived: ``rebuild_events`` replaces them all from the cata
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from deepdiary.core.geo import haversine_km
 from deepdiary.memory.tables import (
     ChatMeta, Conversation, Event, EventItem, Face, Item, Person, Place, Visit,
 )
@@ -38,9 +38,7 @@ class _Moment:
 def _km(a: _Moment, b: _Moment) -> float:
     if a.lat is None or b.lat is None:
         return 0.0
-    dlat, dlon = math.radians(b.lat - a.lat), math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(math.radians(a.lat)) * math.cos(math.radians(b.lat)) * math.sin(dlon / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
+    return haversine_km(a.lat, a.lon, b.lat, b.lon)
 
 
 def _moments(s: Session, burst_gap: timedelta, burst_min: int) -> list[_Moment]:

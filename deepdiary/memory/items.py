@@ -22,7 +22,7 @@ from deepdiary.memory.tables import (
     PhotoMeta,
     Place,
 )
-from deepdiary.palette import colour_zh
+from deepdiary.core.palette import colour_zh
 
 
 class ItemNotFound(LookupError):

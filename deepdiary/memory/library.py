@@ -12,7 +12,7 @@ from sqlmodel import Session
 from deepdiary.memory.blobs import BlobStore
 from deepdiary.memory.catalogue import make_engine, session_scope, upgrade
 from deepdiary.memory.vectors import VectorIndex
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 
 class Library:

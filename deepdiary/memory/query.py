@@ -14,6 +14,9 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Integer, and_, cast, exists, extract, func, or_
 from sqlmodel import Session, select
 
+from deepdiary.core.colours import ColourFacet, Region  # noqa: F401 - part of this module's API
+from deepdiary.core.geo import EARTH_RADIUS_KM, KM_PER_DEGREE
+from deepdiary.core.text import has_cjk
 from deepdiary.memory.blobs import BlobStore
 from deepdiary.memory.people import find_people
 from deepdiary.memory.tables import (
@@ -21,14 +24,6 @@ from deepdiary.memory.tables import (
 )
 
 Layout = Literal["wide", "tall", "square"]
-Region = Literal["image", "foreground", "background"]
-KM_PER_DEGREE = 111.32
-EARTH_RADIUS_KM = 6371.0088
-
-
-class ColourFacet(BaseModel):
-    name: str = Field(description="palette colour name, e.g. 'blue'")
-    region: Region = "image"
 
 
 class PhotoQuery(BaseModel):
@@ -127,7 +122,7 @@ def place_ids_matching(session: Session, name: str) -> list[int]:
     return list(session.exec(stmt))
 
 
-def haversine_km(lat_col, lon_col, lat: float, lon: float):
+def sql_distance_km(lat_col, lon_col, lat: float, lon: float):
     """Great-circle distance as SQL that SQLite (3.35+, math functions) and PostgreSQL run."""
     dphi = func.radians(lat_col - lat) / 2
     dlmb = func.radians(lon_col - lon) / 2
@@ -168,15 +163,15 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
         )))
     if q.near_lat is not None and q.near_lon is not None:
         # Last, so the cheaper facets have already thinned the rows it is computed for.
-        cond.append(haversine_km(Item.lat, Item.lon, q.near_lat, q.near_lon) <= q.radius_km)
+        cond.append(sql_distance_km(Item.lat, Item.lon, q.near_lat, q.near_lon) <= q.radius_km)
     for tag in q.tags:
-        names = {tag.strip().lower()} | {n.lower() for n in (tag_names(tag) if _has_cjk(tag) else [])}
+        names = {tag.strip().lower()} | {n.lower() for n in (tag_names(tag) if has_cjk(tag) else [])}
         cond.append(exists().where(and_(
             ItemTag.item_id == Item.id, ItemTag.kind != "scene",
             or_(func.lower(ItemTag.name).in_(names), ItemTag.name_zh == tag.strip()),
         )))
     for word in q.scenes:
-        from deepdiary.pipeline.scenes import scene_word
+        from deepdiary.core.vocab import scene_word
 
         scene = scene_word(word) or word.strip().lower()
         cond.append(exists().where(and_(ItemTag.item_id == Item.id, ItemTag.kind == "scene", ItemTag.name == scene)))
@@ -206,14 +201,10 @@ def _weekday(session: Session, column):
     return cast(func.strftime("%w", column), Integer)
 
 
-def _has_cjk(text: str) -> bool:
-    return any("\u3400" <= ch <= "\u9fff" for ch in text)
-
-
 def tag_names(word: str) -> list[str]:
     from deepdiary.memory.semantic import tag_names_for
     from deepdiary.models.registry import models_for
-    from deepdiary.settings import Settings
+    from deepdiary.core.settings import Settings
 
     return tag_names_for(models_for(Settings()), word)
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 from sqlmodel import Session, select
 
+from deepdiary.core.text import has_cjk
 from deepdiary.memory.tables import Face, Item, ItemTag, Person, Place
 from deepdiary.memory.vectors import CLIP_IMAGE, IMAGE_FEATURES, PHOTO_TEXT
 
@@ -27,10 +28,6 @@ SCENE_MATCH = 0.5
 NAME_BONUS = 0.3
 
 
-def _cjk(text: str) -> bool:
-    return any("\u3400" <= ch <= "\u9fff" for ch in text)
-
-
 @lru_cache(maxsize=1)
 def _class_vectors(models) -> np.ndarray:
     from deepdiary.models.imagenet import imagenet_class_names
@@ -40,7 +37,7 @@ def _class_vectors(models) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _scene_vectors(models) -> tuple[list[str], np.ndarray]:
-    from deepdiary.pipeline.scenes import SCENES
+    from deepdiary.core.vocab import SCENES
 
     names = list(SCENES)
     return names, models.text.embed([f"{en} {zh}" for en, zh in SCENES.items()])
@@ -51,7 +48,7 @@ def tag_names_for(models, word: str, k: int = 3) -> list[str]:
     from deepdiary.models.imagenet import imagenet_class_names
 
     names = imagenet_class_names()
-    if not _cjk(word):
+    if not has_cjk(word):
         return [word]
     sims = _class_vectors(models) @ models.text.embed([word])[0]
     z = (sims - sims.mean()) / (sims.std() + 1e-9)

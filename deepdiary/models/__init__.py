@@ -5,6 +5,6 @@ installed package or from a path the user configures; nothing is downloaded. Whe
 model cannot load, ``ModelUnavailable`` names what to install or configure.
 """
 
+from deepdiary.core.errors import ModelUnavailable
 
-class ModelUnavailable(RuntimeError):
-    """A model cannot be loaded here; the message says what to install or configure."""
+__all__ = ["ModelUnavailable"]

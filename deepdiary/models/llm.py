@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepdiary.models import ModelUnavailable
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 # Greedy decoding with a light penalty: without it a small model repeats its last sentence.
 REPEAT_PENALTY = 1.1

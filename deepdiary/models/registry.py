@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 
 class ModelSet:

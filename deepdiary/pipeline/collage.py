@@ -24,7 +24,6 @@ sizes are off by at most a pixel and every row still ends exactly at the right e
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -203,21 +202,3 @@ def make_collage(
         else:
             canvas.paste(im.convert("RGB").resize((t.width, t.height), Image.Resampling.LANCZOS), (t.x, t.y))
     return canvas
-
-
-_RATIO = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:[:/]\s*([0-9]*\.?[0-9]+)\s*)?$")
-
-
-def parse_ratio(text: str) -> float:
-    """'16:9' -> 1.777..., '4/3' -> 1.333..., '1.5' -> 1.5, '1:1' -> 1.0."""
-    m = _RATIO.match(text or "")
-    if not m:
-        raise ValueError(
-            f"cannot read aspect ratio {text!r}: write it as width:height (16:9), "
-            "width/height (4/3) or a number (1.5)"
-        )
-    num = float(m.group(1))
-    den = float(m.group(2)) if m.group(2) is not None else 1.0
-    if num <= 0 or den <= 0:
-        raise ValueError(f"aspect ratio {text!r} must have positive width and height")
-    return num / den

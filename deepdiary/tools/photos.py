@@ -6,15 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
+from deepdiary.core.colours import parse_colour
 from deepdiary.memory.items import item_details
 from deepdiary.memory.people import find_people, named_people_in
 from deepdiary.memory.query import (
-    ColourFacet,
     PhotoQuery,
     place_ids_matching,
     search_photos,
 )
-from deepdiary.palette import PALETTE, colour_name
 from deepdiary.tools.context import (
     DATE_HELP,
     Args,
@@ -24,21 +23,6 @@ from deepdiary.tools.context import (
     place_label,
     when,
 )
-
-_REGIONS = {"background": "background", "bg": "background", "背景": "background", "foreground": "foreground",
-            "fg": "foreground", "前景": "foreground", "image": "image", "all": "image"}
-
-
-def parse_colour(text: str) -> ColourFacet:
-    """'red', 'red background', 'bg:blue', '蓝色 背景' -> a colour facet."""
-    words = text.replace(":", " ").split()
-    regions = [_REGIONS[w.lower()] for w in words if w.lower() in _REGIONS]
-    word = " ".join(w for w in words if w.lower() not in _REGIONS)
-    name = colour_name(word)
-    if name is None:
-        raise ValueError(f"unknown colour {word!r}; known: {', '.join(PALETTE)}")
-    return ColourFacet(name=name, region=regions[0] if regions else "image")
-
 
 class SearchPhotosArgs(Args):
     query: str | None = Field(None, description="what the photo shows, free text, e.g. 'dog on the beach' or '海边的狗'")

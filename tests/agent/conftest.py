@@ -9,7 +9,7 @@ from sqlmodel import select
 from deepdiary.demo import run_demo
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import Item, ItemPath, Person, PersonNote
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 TODAY = date(2026, 11, 24)
 

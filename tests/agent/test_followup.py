@@ -9,7 +9,7 @@ from sqlmodel import select
 from deepdiary.agent.housekeeper import Housekeeper
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import Face, ItemPath, Person
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from tests.agent.conftest import TODAY
 
 

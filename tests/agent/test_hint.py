@@ -3,7 +3,7 @@
 import pytest
 
 from deepdiary.agent.hint import code_arguments, suggest_call
-from deepdiary.memory.question import parse_question
+from deepdiary.nlu.question import parse_question
 from tests.agent.conftest import TODAY
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from deepdiary.agent.housekeeper import Housekeeper
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import AgentSession, AgentTurn
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from tests.agent.conftest import TODAY
 
 HANGZHOU = ["hangzhou-sunset.jpg", "hangzhou-moon.jpg", "hangzhou-tea-terraces.jpg"]

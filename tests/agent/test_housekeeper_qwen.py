@@ -7,7 +7,7 @@ import pytest
 
 from deepdiary.agent.housekeeper import Housekeeper
 from deepdiary.memory.library import Library
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from tests.agent.conftest import TODAY
 
 CASES = [

@@ -13,7 +13,7 @@ from deepdiary.memory.catalogue import schema_revision
 from deepdiary.memory.library import Library
 from deepdiary.memory.query import ColourFacet, PhotoQuery, search_photos
 from deepdiary.pipeline.ingest import PhotoIngester
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from tests.memory.test_query import PHOTOS
 from tests.photo_factory import make_photo
 

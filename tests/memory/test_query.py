@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deepdiary.cli.dates import parse_date_bound
+from deepdiary.core.dates import parse_date_bound
 from deepdiary.memory.items import set_rating
 from deepdiary.memory.query import ColourFacet, PhotoQuery, search_photos
 from deepdiary.memory.tables import ItemPath, ItemTag
@@ -33,7 +33,7 @@ PHOTOS = {
 @pytest.fixture(scope="module")
 def photo_library(tmp_path_factory):
     from deepdiary.memory.library import Library
-    from deepdiary.settings import Settings
+    from deepdiary.core.settings import Settings
 
     root = tmp_path_factory.mktemp("query")
     for name, spec in PHOTOS.items():

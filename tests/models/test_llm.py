@@ -13,7 +13,7 @@ from deepdiary.models.llm import (
     assemble,
     resolve_gguf,
 )
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 
 def test_packaged_model_is_joined_once_and_checked(tmp_path):

@@ -6,7 +6,8 @@ import random
 import pytest
 from PIL import Image
 
-from deepdiary.pipeline.collage import Tile, layout, make_collage, parse_ratio, plan_rows
+from deepdiary.core.ratio import parse_ratio
+from deepdiary.pipeline.collage import Tile, layout, make_collage, plan_rows
 
 
 def random_aspects(seed, n=24, lo=0.6, hi=1.6):

@@ -2,7 +2,7 @@
 
 from PIL import Image, ImageDraw
 
-from deepdiary.palette import colour_name
+from deepdiary.core.palette import colour_name
 from deepdiary.pipeline.colours import dominant_colours
 
 

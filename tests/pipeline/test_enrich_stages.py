@@ -8,7 +8,7 @@ from deepdiary.memory.library import Library
 from deepdiary.memory.tables import ItemStage, ItemTag, PhotoMeta
 from deepdiary.pipeline.enrich import STAGES, Enricher
 from deepdiary.pipeline.ingest import PhotoIngester
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from tests.photo_factory import make_photo
 
 

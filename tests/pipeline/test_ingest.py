@@ -14,7 +14,7 @@ from sqlmodel import select
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import IngestError, IngestJob, Item, ItemPath
 from deepdiary.pipeline.ingest import PhotoIngester
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from tests.conftest import snapshot
 
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import ChatMeta, Person, Track, TrackPointRow
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from tests.photo_factory import make_photo
 
 MEMOTRACE_HEADER = ["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent",

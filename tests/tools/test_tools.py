@@ -24,7 +24,7 @@ from deepdiary.memory.tables import (
 )
 from deepdiary.pipeline.ingest import PhotoIngester
 from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 from deepdiary.tools import TOOL_NAMES, ToolContext, build_tools
 from tests.photo_factory import make_photo
 

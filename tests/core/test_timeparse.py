@@ -4,7 +4,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from deepdiary.timeparse import find_time_range, find_weekdays
+from deepdiary.core.timeparse import find_time_range, find_weekdays
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 

@@ -8,9 +8,9 @@ import pytest
 from deepdiary.memory.chat_query import ChatQuery
 from deepdiary.memory.library import Library
 from deepdiary.memory.query import ColourFacet, PhotoQuery
-from deepdiary.memory.question import ParsedQuestion, parse_question
+from deepdiary.nlu.question import ParsedQuestion, parse_question
 from deepdiary.memory.tables import Item, ItemTag, Person, Place
-from deepdiary.settings import Settings
+from deepdiary.core.settings import Settings
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 

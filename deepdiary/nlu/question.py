@@ -5,7 +5,7 @@ always give the same parse. Facets are taken from the question in this order, ea
 text no earlier facet has claimed (longest match first within a facet):
 
 1. photo id: "photo 12", "picture #12", "照片12", "第12张照片".
-2. time range: ``deepdiary.timeparse.find_time_range`` (its docstring has the semantics).
+2. time range: ``deepdiary.core.timeparse.find_time_range`` (its docstring has the semantics).
 3. weekdays: "on weekends"/"周末" -> [5, 6], "on Sundays"/"周日"/"星期天" -> [6], "工作日" -> [0..4].
 4. persons: names and aliases from the catalogue's people, returned as ``Person.name``.
    English names match whole words in any case, "Alice's" included; Chinese names as
@@ -28,7 +28,7 @@ text no earlier facet has claimed (longest match first within a facet):
    not past another colour), else before it; otherwise the whole image.
 9. layout: portrait/vertical/tall/竖 -> tall, landscape/horizontal/wide/panorama/横/全景 ->
    wide, square/方形 -> square.
-10. scenes (English names; words from ``deepdiary.pipeline.scenes``, English ones also with
+10. scenes (English names; words from ``deepdiary.core.vocab``, English ones also with
     a plural -s/-es), except "portrait"
     (a layout), "text"/"paper" (chat words) and 人/花 (too common in Chinese). With a people
     count, "people" and "group" are dropped: the count says more, and "group" (3+ faces)
@@ -85,12 +85,13 @@ from pydantic import BaseModel, Field
 from rapidfuzz.distance import OSA
 from sqlmodel import Session, select
 
+from deepdiary.core.text import has_cjk
 from deepdiary.memory.chat_query import ChatQuery
 from deepdiary.memory.query import ColourFacet, PhotoQuery
 from deepdiary.memory.tables import ItemTag, Person, Place
-from deepdiary.palette import ALIASES, PALETTE
-from deepdiary.pipeline.scenes import SCENE_ALIASES, SCENES
-from deepdiary.timeparse import (
+from deepdiary.core.palette import ALIASES, PALETTE
+from deepdiary.core.vocab import SCENE_ALIASES, SCENES
+from deepdiary.core.timeparse import (
     CN_NUM,
     EN_NUM,
     cn_int,
@@ -142,7 +143,6 @@ class ParsedQuestion(BaseModel):
 
 
 OWNER_WORDS = {"i", "me", "my", "mine", "myself", "我", "我自己", "自己"}
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _FACETS = {"photo_id", "time", "weekday", "person", "place", "count", "colour", "layout", "scene", "tag"}
 _BASE = {"photo_id", "time", "weekday"}
 _REMOVED: dict[str, set[str]] = {
@@ -150,10 +150,6 @@ _REMOVED: dict[str, set[str]] = {
     **{i: _BASE | {"person", "place"} for i in
        ("person_profile", "people", "graph_connect", "graph_met_most", "places", "events")},
 }
-
-
-def _has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
 
 
 class _Marks:
@@ -195,11 +191,11 @@ class _Vocab:
 
     def __init__(self, names: dict[str, object], cjk_min: int = 1):
         self.names = names
-        en = sorted((n for n in names if not _has_cjk(n)), key=len, reverse=True)
+        en = sorted((n for n in names if not has_cjk(n)), key=len, reverse=True)
         self.en = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, en)) + r")(?!\w)") if en else None
         self.cjk: dict[str, list[str]] = defaultdict(list)  # by first character: a scan, not a regex each
         for n in names:
-            if _has_cjk(n) and len(n) >= cjk_min:
+            if has_cjk(n) and len(n) >= cjk_min:
                 self.cjk[n[0]].append(n)
 
     def find(self, text: str) -> list[tuple[int, int, object]]:
@@ -229,7 +225,7 @@ def _exact_persons(marks: _Marks, people) -> list[tuple[int, int, str]]:
     text, found = marks.masked(), []
     for canonical, names in people:
         for a, b, _ in _Vocab({n.lower(): canonical for n in names}).find(text):
-            if not _has_cjk(text[a:b]) and re.match(r"['’]s\b", text[b:b + 3]):
+            if not has_cjk(text[a:b]) and re.match(r"['’]s\b", text[b:b + 3]):
                 b += 2  # "Alice's": the possessive goes with the name
             found.append((a, b, canonical))
     return found
@@ -245,7 +241,7 @@ def _fuzzy_persons(marks: _Marks, people) -> list[tuple[int, int, str]]:
         for canonical, names in people:
             for name in names:
                 k = len(name.split())
-                if _has_cjk(name) or len(name) < 4 or i + k > len(tokens):
+                if has_cjk(name) or len(name) < 4 or i + k > len(tokens):
                     continue
                 window = tokens[i:i + k]
                 words = [re.sub(r"['’]s$", "", t[0]) for t in window]
@@ -264,7 +260,7 @@ def _speaker(marks: _Marks) -> tuple[str, tuple[int, int]] | None:
     for a, b, name in sorted(marks.hits["person"]):
         before, after = low[max(0, a - 6):a], low[b:]
         clause = re.split(r"[,.;!?，。；！？]", after, maxsplit=1)[0]
-        if _has_cjk(low[a:b]) or _has_cjk(after[:2]):
+        if has_cjk(low[a:b]) or has_cjk(after[:2]):
             if re.search(r"[跟和对给向与问]$", before):
                 continue  # an addressee: 我跟李雷说
             gap = re.match(r"(.{0,6}?)(?:说|提到|提起|提过|讲|聊到|聊起)", clause)
@@ -351,7 +347,7 @@ def _places(marks: _Marks, session: Session, gazetteer: bool) -> list[str]:
     found = []
     for rank, vocab in enumerate([_catalogue_places(session)] + ([_gazetteer()] if gazetteer else [])):
         for a, b, value in vocab.find(text):
-            if _has_cjk(text[a:b]) or marks.text[a].isupper() or (any_case and rank == 0):
+            if has_cjk(text[a:b]) or marks.text[a].isupper() or (any_case and rank == 0):
                 found.append((a, b, value))
     # The catalogue's matches are listed first, so its spelling wins a tie.
     return _unique(marks.claim("place", found))
@@ -434,7 +430,7 @@ def _scene_vocab() -> _Vocab:
     words = {**{s: s for s in SCENES}, **{zh: s for s, zh in SCENES.items()}, **SCENE_ALIASES}
     for w in ("portrait", "text", "paper", "人", "花"):
         del words[w]
-    plurals = {w + end: s for w, s in words.items() if not _has_cjk(w) for end in ("s", "es")}
+    plurals = {w + end: s for w, s in words.items() if not has_cjk(w) for end in ("s", "es")}
     return _Vocab({**plurals, **words})
 
 
@@ -561,7 +557,7 @@ def _keywords(marks: _Marks, intent: str, also: list[tuple[int, int]]) -> str | 
     words = []
     for m in re.finditer(r"[\u3400-\u9fff]+|[a-z0-9]+(?:['’][a-z]+)?", "".join(chars)):
         w = m[0]
-        if _has_cjk(w):
+        if has_cjk(w):
             for stop in _STOP_ZH:
                 w = w.replace(stop, " ")
             words += w.split()
@@ -598,7 +594,7 @@ def parse_question(session: Session, text: str, today: date, gazetteer: bool = T
     intent, triggers = _intent(marks, photo_id, facets)
     speaker = _speaker(marks) if intent == "chats" else None
     return ParsedQuestion(
-        text=text, language="zh" if _has_cjk(text) else "en", intent=intent,
+        text=text, language="zh" if has_cjk(text) else "en", intent=intent,
         date_from=found.start if found else None, date_to=found.end if found else None,
         time_words=text[slice(*found.span)] if found else None, weekdays=weekdays,
         persons=persons, speaker=speaker[0] if speaker else None, places=places,

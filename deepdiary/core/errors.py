@@ -1,0 +1,43 @@
+"""Typed errors. Every interface maps them in one place: the CLI to exit codes, the
+agent's tools to ``{"error": ...}``, the web API to HTTP statuses.
+
+``NotFound`` is also a ``LookupError`` and ``InvalidInput`` a ``ValueError``, so code that
+catches the built-in kinds keeps working.
+"""
+
+from __future__ import annotations
+
+
+class DeepDiaryError(Exception):
+    """Something the user can act on; the message says what."""
+
+    exit_code = 1
+    http_status = 400
+
+
+class NotFound(DeepDiaryError, LookupError):
+    """No item, person, place, event or conversation matches what was asked for."""
+
+    http_status = 404
+
+    def __str__(self) -> str:  # LookupError's str() would quote a KeyError-style message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class InvalidInput(DeepDiaryError, ValueError):
+    """An argument that cannot be read or is out of range; the message names it."""
+
+    exit_code = 2
+    http_status = 422
+
+
+class Conflict(DeepDiaryError):
+    """The request clashes with what is stored (a name already taken, a job already running)."""
+
+    http_status = 409
+
+
+class ModelUnavailable(DeepDiaryError, RuntimeError):
+    """A model cannot be loaded here; the message says what to install or configure."""
+
+    http_status = 503
