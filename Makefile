@@ -39,6 +39,7 @@ demo: install
 	$(VENV)/bin/deepdiary demo --folder demo-library
 
 test: install apt
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 clean:

@@ -32,7 +32,7 @@ from rich.console import Console
 
 from deepdiary.agent.hint import ToolCall
 from deepdiary.agent.housekeeper import Housekeeper
-from deepdiary.demo import run_demo
+from deepdiary.services.demo import run_demo
 from deepdiary.memory.library import Library
 from deepdiary.core.settings import Settings
 

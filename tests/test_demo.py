@@ -2,7 +2,7 @@ import io
 
 from rich.console import Console
 
-from deepdiary.demo import run_demo
+from deepdiary.services.demo import run_demo
 
 
 def test_demo_searches_find_exactly_the_photos_they_claim(tmp_path):

@@ -6,6 +6,7 @@ import json
 
 from sqlmodel import Session, select
 
+from deepdiary.core.errors import NotFound
 from deepdiary.memory.tables import AgentSession, AgentTurn
 
 
@@ -15,7 +16,7 @@ def open_session(s: Session, channel: str = "cli", external_id: str | None = Non
     if session_id is not None:
         found = s.get(AgentSession, session_id)
         if found is None:
-            raise LookupError(f"no conversation {session_id}")
+            raise NotFound(f"no conversation {session_id}")
         return found
     if external_id is not None:
         found = s.exec(select(AgentSession).where(AgentSession.channel == channel,

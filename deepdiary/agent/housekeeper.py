@@ -33,12 +33,14 @@ from deepdiary.agent.hint import (
     suggest_call,
 )
 from deepdiary.agent.prompts import prompt, say
+from deepdiary.core.errors import InvalidInput
 from deepdiary.memory.library import Library
+from deepdiary.models.registry import LLM_BACKENDS
 from deepdiary.nlu.question import ParsedQuestion, parse_question
 from deepdiary.tools import ToolContext, build_tools
 from deepdiary.tools.context import compact
 
-BACKENDS = ("llamacpp", "openai", "none")
+BACKENDS = LLM_BACKENDS
 SEARCH_TOOLS = {"search_photos", "search_chats", "search_diary", "events", "places_visited", "find_people",
                 "match_demand"}
 REF = re.compile(r"\b(?:photo|message|diary|event|person|place|note):\d+\b")
@@ -74,27 +76,25 @@ class Housekeeper:
         self.settings = library.settings
         self.backend = backend or self.settings.llm_backend
         if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+            raise InvalidInput(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         self._llm = llm
         self._fixed_today = today  # a long-running bot must not keep the day it started on
         self.max_steps = max_steps or self.settings.agent_max_steps
         self.hint = hint  # off only to measure what the parser's reading is worth to a model
-        self.context = ToolContext(library, self.today)
-        self.tools = {t.name: t for t in build_tools(self.context)}
+        # Bound to no particular day: these give the model its tool list; each question
+        # runs tools bound to its own day (see ``ask``).
+        self.tools = {t.name: t for t in build_tools(ToolContext(library, self.today))}
 
     @property
     def today(self) -> date:
         return self._fixed_today or date.today()
 
-    @cached_property
+    @property
     def llm(self):
+        """The model from the process-wide cache: every housekeeper of a process shares it."""
         if self._llm is not None:
             return self._llm
-        from deepdiary.models.llm import LlamaCppLLM, OpenAICompatibleLLM
-
-        if self.backend == "openai":
-            return OpenAICompatibleLLM.from_settings(self.settings)
-        return LlamaCppLLM.from_settings(self.settings)
+        return self.library.models.llm(self.backend)
 
     # -- tools ---------------------------------------------------------------------------
     @cached_property
@@ -116,9 +116,9 @@ class Housekeeper:
             lines.append(f"- {name}({args}): {tool.description.strip().splitlines()[0]}")
         return "\n".join(lines)
 
-    def run(self, call: ToolCall) -> tuple[dict, ToolCallRecord]:
+    def run(self, call: ToolCall, tools: dict | None = None) -> tuple[dict, ToolCallRecord]:
         started = time.perf_counter()
-        tool = self.tools.get(call.tool)
+        tool = (tools or self.tools).get(call.tool)
         try:
             if tool is None:
                 raise ValueError(f"no tool named {call.tool!r}")
@@ -133,32 +133,34 @@ class Housekeeper:
 
     # -- asking --------------------------------------------------------------------------
     def ask(self, question: str, conversation_id: int | None = None, channel: str = "cli",
-            external_id: str | None = None) -> Answer:
+            external_id: str | None = None, today: date | None = None) -> Answer:
+        """Answer one question; ``today`` (default: the housekeeper's, else the real date) resolves relative dates."""
         started = time.perf_counter()
         question = question.strip()
-        self.context.today = self.today
+        today = today or self.today
+        tools = {t.name: t for t in build_tools(ToolContext(self.library, today))}
         with self.library.session() as s:
             conv = open_session(s, channel, external_id, conversation_id)
             history = recent_turns(s, conv.id, self.settings.agent_history_turns)
-            parsed = parse_question(s, question, self.today)
+            parsed = parse_question(s, question, today)
             conv_id = conv.id
             s.expunge_all()
         done: list[tuple[ToolCall, dict, ToolCallRecord]] = []
 
         def execute(call: ToolCall) -> dict:
-            output, record = self.run(call)
+            output, record = self.run(call, tools)
             done.append((call, output, record))
             return output
 
-        follow = resolve_followup(question, history, lambda c: self.run(c)[0])
+        follow = resolve_followup(question, history, lambda c: self.run(c, tools)[0])
         for call in follow.calls if follow else []:
             execute(call)
         if self.backend == "none":
             text, cited = self._answer_from_template(parsed, follow, execute, done)
         elif self.backend == "openai":
-            text, cited = self._plan_openai(question, parsed, history, follow, execute, done)
+            text, cited = self._plan_openai(question, parsed, history, follow, execute, done, today)
         else:
-            text, cited = self._plan_llamacpp(question, parsed, history, follow, execute, done)
+            text, cited = self._plan_llamacpp(question, parsed, history, follow, execute, done, today)
 
         by_ref = {r["ref"]: r for _, out, _ in done for r in out.get("results") or [] if r.get("ref")}
         citations = [render.citation(by_ref[ref]) for ref in dict.fromkeys(cited) if ref in by_ref]
@@ -213,8 +215,8 @@ class Housekeeper:
             fields["already_named"] = follow.known_people
         return json.dumps(fields, ensure_ascii=False, default=str)
 
-    def _first_messages(self, question, parsed, history, follow) -> list[dict]:
-        system = prompt("planner_system.md").substitute(today=self.today.isoformat(), tools=self._tool_lines())
+    def _first_messages(self, question, parsed, history, follow, today: date) -> list[dict]:
+        system = prompt("planner_system.md").substitute(today=today.isoformat(), tools=self._tool_lines())
         messages = [{"role": "system", "content": system}]
         for turn in history:
             cited = [c["id"] for c in json.loads(turn.citations)]
@@ -248,9 +250,9 @@ class Housekeeper:
             options.append({"type": "object", "properties": answer, "required": list(answer)})
         return {"anyOf": options} if len(options) > 1 else options[0]
 
-    def _plan_llamacpp(self, question, parsed, history, follow, execute, done):
+    def _plan_llamacpp(self, question, parsed, history, follow, execute, done, today: date):
         lang = parsed.language
-        messages = self._first_messages(question, parsed, history, follow)
+        messages = self._first_messages(question, parsed, history, follow, today)
         for call, output, _ in done:
             messages.append({"role": "assistant", "content": json.dumps(_shown(call), ensure_ascii=False)})
             messages.append(self._results_message(call, output, lang))
@@ -286,12 +288,12 @@ class Housekeeper:
         return self._templated(parsed.language, done)
 
     # -- OpenAI-compatible ---------------------------------------------------------------
-    def _plan_openai(self, question, parsed, history, follow, execute, done):
+    def _plan_openai(self, question, parsed, history, follow, execute, done, today: date):
         lang = parsed.language
         specs = [{"type": "function", "function": {"name": name, "description": self.tools[name].description,
                                                    "parameters": schema}}
                  for name, schema in self.model_schemas.items()]
-        system = prompt("openai_system.md").substitute(today=self.today.isoformat())
+        system = prompt("openai_system.md").substitute(today=today.isoformat())
         messages = [{"role": "system", "content": system}]
         for turn in history:
             messages += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer}]

@@ -1,22 +1,25 @@
 """``deepdiary``: ingest, search and inspect a personal memory library.
 
-Every command that returns data takes ``--json`` and then writes only JSON to stdout;
-progress and messages go to stderr.
+Each command parses its arguments, calls one service and renders the result: a table,
+or with ``--json`` only JSON on stdout (progress and messages go to stderr). Errors are
+mapped to messages and exit codes in one place, ``_handled``: 1 for a failure the user
+can act on (nothing found, a file reported), 2 for bad usage.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import sys
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from pydantic import ValidationError
 
-from deepdiary.core.settings import load_settings
+from deepdiary.cli.render import emit_json, emit_json_line, err, out, print_problems, progress_bars, table
+from deepdiary.core.errors import DeepDiaryError
 
 app = typer.Typer(help="Deep Diary: one private, searchable memory of your photos and more.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -31,145 +34,184 @@ app.add_typer(people_app, name="people")
 app.add_typer(category_app, name="category")
 app.add_typer(graph_app, name="graph")
 
-out = Console()
-err = Console(stderr=True)
-_state: dict = {}
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="print only JSON on stdout")]
+
+
+class Invocation:
+    """What one command line chose: the library and whether to show tracebacks."""
+
+    def __init__(self, library: Path | None, debug: bool):
+        self.library_path = library
+        self.debug = debug
+        self._ctx = None
+
+    @property
+    def ctx(self):
+        if self._ctx is None:
+            from deepdiary.services import AppContext
+
+            self._ctx = AppContext.from_environment(self.library_path)
+        return self._ctx
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
+
+
+# The command line being run. A context variable, not a module global: each invocation
+# (a test may run several in one process) sets its own.
+_invocation: ContextVar[Invocation | None] = ContextVar("deepdiary_invocation", default=None)
 
 
 @app.callback()
 def main(
+    context: typer.Context,
     library: Annotated[Optional[Path], typer.Option("--library", "-L", help="library folder (default: $DEEPDIARY_HOME or ~/.deepdiary)")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an unexpected error")] = False,
 ) -> None:
-    _state.clear()  # one process may run several commands (tests, the chat loop)
-    _state["library"] = library
+    inv = Invocation(library, debug)
+    _invocation.set(inv)
+    context.call_on_close(inv.close)
 
 
-def open_library():
-    from deepdiary.memory.library import Library
-
-    if "lib" not in _state:
-        _state["lib"] = Library.open(load_settings(_state.get("library")))
-    return _state["lib"]
-
-
-def emit_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=2) + "\n")
+def app_context():
+    """The application context of the running command."""
+    return _invocation.get().ctx
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
-@ingest_app.command("photos")
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+
+
+def _handled(fn: Callable) -> Callable:
+    """The CLI's one mapping of errors to messages and exit codes."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except DeepDiaryError as exc:
+            fail(str(exc), exc.exit_code)
+        except ValidationError as exc:
+            fail(_validation_message(exc), 2)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as exc:  # a bug: one line, or the traceback with --debug
+            inv = _invocation.get()
+            if inv is not None and inv.debug:
+                raise
+            fail(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)
+
+    return run
+
+
+def command(group: typer.Typer, name: str | None = None, **kw) -> Callable:
+    def register(fn: Callable) -> Callable:
+        return group.command(name, **kw)(_handled(fn))
+
+    return register
+
+
+# --- ingest --------------------------------------------------------------------------
+
+
+def _finish_ingest(report, as_json: bool, summary) -> None:
+    if as_json:
+        emit_json(report)
+    else:
+        out.print(summary)
+        print_problems(report.problems)
+    if report.failed:
+        raise typer.Exit(1)  # some files were reported: a script must notice
+
+
+@command(ingest_app, "photos")
 def ingest_photos(
     paths: Annotated[list[Path], typer.Argument(help="photo files or folders (searched recursively)")],
     enrich: Annotated[bool, typer.Option("--enrich/--no-enrich", help="run the model stages (faces, tags, ...) after")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest photos: metadata, place, colours, thumbnails, then faces, tags and more. Safe to re-run."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from deepdiary.services import ingest
 
-    from deepdiary.pipeline.ingest import PhotoIngester
-
-    lib = open_library()
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.description}"), console=err, transient=as_json) as bar:
-        task = bar.add_task("", total=None)
-
-        def progress(done: int, total: int, path: Path) -> None:
-            bar.update(task, completed=done, total=total, description=path.name[-40:])
-
-        report = PhotoIngester(lib).run(paths, progress=progress)
-    enriched = run_enrichment(lib, None, as_json) if enrich else None
-    if as_json:
-        emit_json({**report.as_dict(), "enrich": enriched.as_dict() if enriched else None})
-        return
-    summary = Table(title=f"Ingest job {report.job_id}", show_header=False)
-    for key in ("total", "added", "linked", "unchanged", "failed", "warned"):
-        summary.add_row(key, str(getattr(report, key)))
-    out.print(summary)
-    if report.problems:
-        problems = Table(title="Problems", show_lines=False)
-        for col in ("file", "kind", "reason"):
-            problems.add_column(col, overflow="fold")
-        for p in report.problems:
-            style = "red" if p.severity == "error" else "yellow"
-            problems.add_row(p.path, f"[{style}]{p.severity}[/{style}]", p.reason)
-        out.print(problems)
+    with progress_bars(as_json) as bars:
+        report = ingest.ingest_photos(app_context(), paths, enrich=enrich, progress=bars)
+    if report.enrich and report.enrich.failures and not as_json:
+        for f in report.enrich.failures[:20]:
+            err.print(f"[yellow]item {f['item_id']}: {f['stage']} failed: {f['error']}[/yellow]")
+    rows = [(key, str(getattr(report, key))) for key in ("total", "added", "linked", "unchanged", "failed", "warned")]
+    _finish_ingest(report, as_json, table(f"Ingest job {report.id}", ("key", "value"), rows, show_header=False))
 
 
-def _text_ingest(kind: str, paths: list[Path], as_json: bool, **kw) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+def _text_ingest(kind: str, paths: list[Path], as_json: bool, fmt: str = "auto") -> None:
+    from deepdiary.services import ingest
 
-    from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester, TrackIngester
-
-    lib = open_library()
-    ingester = {"chats": ChatIngester, "diary": DiaryIngester, "tracks": TrackIngester}[kind](lib)
-    with Progress(TextColumn(f"[bold]ingest {kind}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), console=err, transient=as_json) as bar:
-        task = bar.add_task("", total=None)
-        report = ingester.run(paths, progress=lambda d, t, p: bar.update(task, completed=d, total=t,
-                                                                          description=p.name[-40:]), **kw)
-    if as_json:
-        emit_json(report.as_dict())
-        return
+    with progress_bars(as_json) as bars:
+        report = ingest.ingest_text(app_context(), kind, paths, fmt=fmt, progress=bars)
     labels = {"chats": ("messages added", "already there"), "diary": ("chunks added", "unchanged"),
               "tracks": ("tracks added", "unchanged")}[kind]
-    summary = Table(title=f"Ingest job {report.job_id} ({kind})", show_header=False)
-    summary.add_row("files", str(report.total))
-    summary.add_row(labels[0], str(report.added))
-    summary.add_row(labels[1], str(report.unchanged))
+    rows = [("files", str(report.total)), (labels[0], str(report.added)), (labels[1], str(report.unchanged))]
     if kind == "tracks":
-        summary.add_row("photos geotagged", str(report.linked))
-    summary.add_row("failed files", str(report.failed))
-    out.print(summary)
-    _print_problems(report.problems)
+        rows.append(("photos geotagged", str(report.linked)))
+    rows.append(("failed files", str(report.failed)))
+    _finish_ingest(report, as_json, table(f"Ingest job {report.id} ({kind})", ("key", "value"), rows, show_header=False))
 
 
-def _print_problems(problems) -> None:
-    if not problems:
-        return
-    table = Table(title="Problems")
-    for col in ("file", "kind", "reason"):
-        table.add_column(col, overflow="fold")
-    for p in problems:
-        style = "red" if p.severity == "error" else "yellow"
-        table.add_row(p.path, f"[{style}]{p.severity}[/{style}]", p.reason)
-    out.print(table)
-
-
-@ingest_app.command("chats")
+@command(ingest_app, "chats")
 def ingest_chats(
     paths: Annotated[list[Path], typer.Argument(help="chat export files or folders")],
     fmt: Annotated[str, typer.Option("--format", help="auto, memotrace-csv, memotrace-txt, pywxdump-csv or json")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Import WeChat exports (MemoTrace, PyWxDump) or JSON chats. Re-importing adds only new messages."""
-    from deepdiary.connectors.chats import CHAT_FORMATS
-
-    if fmt not in CHAT_FORMATS:
-        fail(f"unknown format {fmt!r}; one of {', '.join(CHAT_FORMATS)}", 2)
     _text_ingest("chats", paths, as_json, fmt=fmt)
 
 
-@ingest_app.command("diary")
+@command(ingest_app, "diary")
 def ingest_diary(paths: Annotated[list[Path], typer.Argument(help="Markdown or text diary files or folders")],
                  as_json: JsonOpt = False) -> None:
     """Import diary files; each entry's date comes from front matter, a heading or the file name."""
     _text_ingest("diary", paths, as_json)
 
 
-@ingest_app.command("tracks")
-def ingest_tracks(paths: Annotated[list[Path], typer.Argument(help="GPX, KML or Google Takeout location files")],
+@command(ingest_app, "tracks")
+def ingest_tracks(paths: Annotated[list[Path], typer.Argument(help="GPX, KML, GeoJSON, OwnTracks, CSV or Google location files")],
                   as_json: JsonOpt = False) -> None:
     """Import GPS tracks, find stays, and geotag photos taken along the way."""
     _text_ingest("tracks", paths, as_json)
 
 
-@search_app.command("chats")
+@command(app)
+def enrich(
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="only these stages (faces, tags, features, description, category)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="run the stages again even where done")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the model stages that are missing on every photo."""
+    from deepdiary.services import ingest
+
+    with progress_bars(as_json) as bars:
+        report = ingest.enrich_photos(app_context(), stages=stage, force=force, progress=bars)
+    if as_json:
+        emit_json(report)
+        return
+    for f in report.failures[:20]:
+        err.print(f"[yellow]item {f['item_id']}: {f['stage']} failed: {f['error']}[/yellow]")
+    out.print(f"enriched {report.items} photo(s): " + ", ".join(f"{k} {v}" for k, v in report.stages_run.items())
+              + (f"; {len(report.failures)} stage failure(s)" if report.failures else ""))
+
+
+# --- search --------------------------------------------------------------------------
+
+
+@command(search_app, "chats")
 def search_chats_cmd(
     question: Annotated[str, typer.Argument(help="what to look for, e.g. 'where did Bob say we should eat last May?'")],
     date_from: Annotated[Optional[str], typer.Option("--from", help="sent on or after")] = None,
@@ -181,86 +223,19 @@ def search_chats_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Find chat messages (and diary entries): words and meaning, with time words understood."""
-    from deepdiary.cli.dates import parse_date_bound
-    from deepdiary.memory.chat_query import ChatQuery, search_chats
+    from deepdiary.services.search import ChatSearch, search_chats
 
-    lib = open_library()
-    try:
-        q = ChatQuery(text=question, date_from=parse_date_bound(date_from) if date_from else None,
-                      date_to=parse_date_bound(date_to, end=True) if date_to else None, with_person=with_person,
-                      limit=limit, context=context, kinds=["message", "diary"] if diary else ["message"])
-    except ValueError as exc:
-        fail(str(exc), 2)
-    with lib.session() as s:
-        hits = search_chats(s, q, lib)
+    hits = search_chats(app_context(), ChatSearch(question=question, date_from=date_from, date_to=date_to,
+                                                  with_person=with_person, limit=limit, context=context, diary=diary))
     if as_json:
-        emit_json([h.model_dump(mode="json") for h in hits])
+        emit_json(hits)
         return
-    table = Table(title=f"{len(hits)} message(s)")
-    for col in ("id", "time", "conversation", "sender", "text", "source"):
-        table.add_column(col, overflow="fold")
-    for h in hits:
-        table.add_row(str(h.id), h.time.strftime("%Y-%m-%d %H:%M") if h.time else "", h.conversation, h.sender,
-                      h.text, f"{Path(h.source.file).name}:{h.source.line}")
-    out.print(table)
+    out.print(table(f"{len(hits)} message(s)", ("id", "time", "conversation", "sender", "text", "source"), [
+        (str(h.id), h.time.strftime("%Y-%m-%d %H:%M") if h.time else "", h.conversation, h.sender, h.text,
+         f"{Path(h.source.file).name}:{h.source.line}") for h in hits]))
 
 
-def run_enrichment(lib, item_ids, quiet: bool, stages=None, force: bool = False):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from deepdiary.pipeline.enrich import STAGES, Enricher
-
-    with Progress(TextColumn("[bold]enrich"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=quiet) as bar:
-        task = bar.add_task("", total=None)
-        report = Enricher(lib).run(item_ids, stages=tuple(stages or STAGES), force=force,
-                                   progress=lambda done, total, _id: bar.update(task, completed=done, total=total))
-    if report.failures and not quiet:
-        for f in report.failures[:20]:
-            err.print(f"[yellow]item {f['item_id']}: {f['stage']} failed: {f['error']}[/yellow]")
-    return report
-
-
-@app.command()
-def enrich(
-    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="only these stages (faces, tags, features, description, category)")] = None,
-    force: Annotated[bool, typer.Option("--force", help="run the stages again even where done")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Run the model stages that are missing on every photo."""
-    from deepdiary.pipeline.enrich import STAGES
-
-    bad = [s for s in stage or [] if s not in STAGES]
-    if bad:
-        fail(f"unknown stage {bad[0]!r}; stages: {', '.join(STAGES)}", 2)
-    lib = open_library()
-    report = run_enrichment(lib, None, as_json, stages=[s for s in STAGES if not stage or s in stage], force=force)
-    if as_json:
-        emit_json(report.as_dict())
-    else:
-        out.print(f"enriched {report.items} photo(s): " + ", ".join(f"{k} {v}" for k, v in report.stages_run.items())
-                  + (f"; {len(report.failures)} stage failure(s)" if report.failures else ""))
-
-
-_COLOUR_REGION = {"": "image", "image": "image", "all": "image", "fg": "foreground", "foreground": "foreground",
-                  "bg": "background", "background": "background", "前景": "foreground", "背景": "background"}
-_LATLON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
-
-
-def parse_colour(text: str):
-    from deepdiary.memory.query import ColourFacet
-    from deepdiary.core.palette import PALETTE, colour_name
-
-    region, _, word = text.rpartition(":") if ":" in text else ("", "", text)
-    if region.lower() not in _COLOUR_REGION:
-        raise typer.BadParameter(f"unknown colour region {region!r}: use fg:, bg: or image:")
-    name = colour_name(word)
-    if name is None:
-        raise typer.BadParameter(f"unknown colour {word!r}; known: {', '.join(PALETTE)}")
-    return ColourFacet(name=name, region=_COLOUR_REGION[region.lower()])
-
-
-@search_app.command("photos")
+@command(search_app, "photos")
 def search_photos_cmd(
     date_from: Annotated[Optional[str], typer.Option("--from", help="taken on or after: 2023, 2023-07, 2023-07-14, 'last May'")] = None,
     date_to: Annotated[Optional[str], typer.Option("--to", help="taken on or before (the whole period named)")] = None,
@@ -285,74 +260,39 @@ def search_photos_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Find photos by date, place, layout, colour, camera, rating and tag."""
-    from deepdiary.cli.dates import parse_date_bound
-    from deepdiary.memory.query import PhotoQuery, search_photos
+    from deepdiary.services.search import PhotoSearch, search_photos
 
-    lib = open_library()
-    try:
-        q = PhotoQuery(
-            date_from=parse_date_bound(date_from) if date_from else None,
-            date_to=parse_date_bound(date_to, end=True) if date_to else None,
-            layout=layout.lower() if layout else None,
-            colours=[parse_colour(c) for c in color or []],
-            colour_min_share=lib.settings.colour_search_min_share,
-            camera=camera, min_rating=rating, tags=tag or [], scenes=scene or [], persons=person or [],
-            only_persons=only, any_person=any_person, people_count=people_count, category=category, text=query,
-            limit=limit, offset=offset, newest_first=newest,
-            radius_km=radius or lib.settings.near_radius_km,
-        )
-    except (ValueError, typer.BadParameter) as exc:
-        fail(str(exc), 2)
-    if near:
-        m = _LATLON.match(near)
-        if m:
-            q.near_lat, q.near_lon = float(m.group(1)), float(m.group(2))
-        else:
-            q.place = near
-    if like:
-        if like.isdigit():
-            q.like_item = int(like)
-        elif Path(like).is_file():
-            from deepdiary.models.registry import models_for
-            from deepdiary.pipeline.enrich import load_upright
-
-            q.like_vector = models_for(lib.settings).tagger.analyze([load_upright(Path(like))])[0].features.tolist()
-        else:
-            fail(f"--like takes a photo id or an image file; {like!r} is neither", 2)
-    try:
-        with lib.session() as s:
-            page = search_photos(s, q, lib)
-    except LookupError as exc:
-        fail(str(exc))
+    page = search_photos(app_context(), PhotoSearch(
+        date_from=date_from, date_to=date_to, near=near, radius=radius, layout=layout, color=color or [],
+        camera=camera, rating=rating, tag=tag or [], scene=scene or [], person=person or [], only=only,
+        any_person=any_person, people_count=people_count, category=category, query=query, like=like, limit=limit,
+        offset=offset, newest=newest))
     if as_json:
-        emit_json([r.model_dump(mode="json") for r in page.results])
+        emit_json(page.results)
         return
-    table = Table(title=f"{len(page.results)} photo(s)" + (" (more: use --offset)" if page.has_more else ""))
     scored = any(r.score is not None for r in page.results)
-    for col in ("id", "taken", "place", "layout", "camera", "path") + (("score",) if scored else ()):
-        table.add_column(col, overflow="fold")
+    rows = []
     for r in page.results:
         place = ", ".join(x for x in (r.place.city, r.place.country) if x) if r.place else ""
-        table.add_row(str(r.id), r.taken_at.strftime("%Y-%m-%d %H:%M") if r.taken_at else "", place,
-                      r.layout, r.camera or "", r.path or "", *((f"{r.score:.3f}",) if scored else ()))
-    out.print(table)
+        rows.append((str(r.id), r.taken_at.strftime("%Y-%m-%d %H:%M") if r.taken_at else "", place, r.layout,
+                     r.camera or "", r.path or "", *((f"{r.score:.3f}",) if scored else ())))
+    title = f"{len(page.results)} photo(s)" + (" (more: use --offset)" if page.has_more else "")
+    out.print(table(title, ("id", "taken", "place", "layout", "camera", "path") + (("score",) if scored else ()), rows))
 
 
-@app.command()
+# --- one item ------------------------------------------------------------------------
+
+
+@command(app)
 def show(item_id: Annotated[int, typer.Argument(help="item id")], as_json: JsonOpt = False) -> None:
     """Everything the library knows about one item."""
-    from deepdiary.memory.items import ItemNotFound, item_details
+    from deepdiary.services.photos import show_item
 
-    lib = open_library()
-    try:
-        with lib.session() as s:
-            details = item_details(s, item_id, lib.blobs)
-    except ItemNotFound as exc:
-        fail(str(exc))
+    details = show_item(app_context(), item_id).root
     if as_json:
         emit_json(details)
         return
-    table = Table(title=f"Item {item_id}", show_header=False)
+    rows = []
     for key, value in details.items():
         if key == "colours":
             value = "; ".join(f"{c['region']}: {c['name']} {c['name_zh']} {c['hex']} {c['share']:.0%}" for c in value)
@@ -361,336 +301,55 @@ def show(item_id: Annotated[int, typer.Argument(help="item id")], as_json: JsonO
                 f" ({value['city_zh'] or ''} {value['country_zh'] or ''})".rstrip() if value.get("country_zh") else "")
         elif isinstance(value, (list, dict)):
             value = json.dumps(value, ensure_ascii=False)
-        table.add_row(key, "" if value is None else str(value))
-    out.print(table)
+        rows.append((key, "" if value is None else str(value)))
+    out.print(table(f"Item {item_id}", ("key", "value"), rows, show_header=False))
 
 
-@app.command()
+@command(app)
 def rate(item_id: int, stars: Annotated[int, typer.Argument(min=0, max=5)], as_json: JsonOpt = False) -> None:
     """Give an item 0 to 5 stars."""
-    from deepdiary.memory.items import ItemNotFound, set_rating
+    from deepdiary.services.photos import rate_item
 
-    lib = open_library()
-    try:
-        with lib.session() as s:
-            set_rating(s, item_id, stars)
-    except ItemNotFound as exc:
-        fail(str(exc))
+    result = rate_item(app_context(), item_id, stars)
     if as_json:
-        emit_json({"id": item_id, "rating": stars})
+        emit_json(result)
     else:
         out.print(f"item {item_id}: {'★' * stars}{'☆' * (5 - stars)}")
 
 
-@app.command()
+@command(app)
 def stats(as_json: JsonOpt = False) -> None:
     """Totals: items, places, date range, cameras, countries."""
-    from deepdiary.memory.items import library_stats
+    from deepdiary.services.stats import library_stats
 
-    lib = open_library()
-    with lib.session() as s:
-        data = library_stats(s)
+    ctx = app_context()
+    data = library_stats(ctx).root
     if as_json:
         emit_json(data)
         return
-    table = Table(title=f"Library {lib.settings.library_dir}", show_header=False)
-    for key, value in data.items():
-        if key == "id":
-            continue
-        table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value))
-    out.print(table)
+    rows = [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v))
+            for k, v in data.items() if k != "id"]
+    out.print(table(f"Library {ctx.settings.library_dir}", ("key", "value"), rows, show_header=False))
 
 
-@app.command()
-def demo(
-    folder: Annotated[Optional[Path], typer.Option(help="where to build the sample library")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="the housekeeper's backend: llamacpp, openai or none")] = None,
-) -> None:
-    """Build a sample library (photos, chats, diary), run a few searches and ask the housekeeper."""
-    from deepdiary.demo import run_demo
-
-    run_demo(folder or Path("demo-library"), out, backend=backend)
-
-
-BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="llamacpp, openai or none (default: settings)")]
-ConversationOpt = Annotated[Optional[int], typer.Option("--conversation", "-c", help="continue this conversation id")]
-
-
-def _housekeeper(backend: str | None, today: str | None):
-    from datetime import date
-
-    from deepdiary.agent.housekeeper import Housekeeper
-
-    try:
-        return Housekeeper(open_library(), backend=backend, today=date.fromisoformat(today) if today else None)
-    except ValueError as exc:
-        fail(str(exc))
-
-
-def _ask_once(keeper, question: str, conversation: int | None, as_json: bool, one_line: bool = False):
-    from deepdiary.agent.render import citation_line
-    from deepdiary.models import ModelUnavailable
-
-    try:
-        if as_json:
-            answer = keeper.ask(question, conversation_id=conversation)
-        else:
-            with err.status("thinking…"):
-                answer = keeper.ask(question, conversation_id=conversation)
-    except (ModelUnavailable, LookupError) as exc:
-        fail(str(exc))
-    if as_json:
-        data = answer.model_dump(mode="json")
-        keys = ("id", "conversation_id", "answer", "citations", "tool_calls", "language", "backend", "seconds")
-        if one_line:  # JSON Lines: one answer per line in a chat
-            sys.stdout.write(json.dumps({k: data[k] for k in keys}, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-        else:
-            emit_json({k: data[k] for k in keys})
-        return answer
-    out.print(answer.answer, markup=False, highlight=False)
-    for c in answer.citations:
-        out.print(f"  {citation_line(c)}", style="dim", markup=False, highlight=False)
-    for t in answer.tool_calls:
-        err.print(f"  tool {t.tool}({json.dumps(t.arguments, ensure_ascii=False)}) -> {t.results} result(s)"
-                  + (f", error: {t.error}" if t.error else ""), markup=False, highlight=False, style="dim")
-    return answer
-
-
-@app.command("ask")
-def ask(
-    question: Annotated[str, typer.Argument(help="a question in English or Chinese")],
-    backend: BackendOpt = None,
-    conversation: ConversationOpt = None,
-    today: Annotated[Optional[str], typer.Option(help="pretend today is YYYY-MM-DD (for relative dates)")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Ask the memory housekeeper; it answers with the items it relied on."""
-    _ask_once(_housekeeper(backend, today), question, conversation, as_json)
-
-
-@app.command("chat")
-def chat(
-    backend: BackendOpt = None,
-    conversation: ConversationOpt = None,
-    today: Annotated[Optional[str], typer.Option(help="pretend today is YYYY-MM-DD (for relative dates)")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """An interactive conversation: follow-ups see the earlier turns. Empty line or Ctrl-D ends it.
-
-    With --json each answer is one line of JSON (JSON Lines)."""
-    keeper = _housekeeper(backend, today)
-    if not as_json:
-        err.print("Ask about your memories (empty line to stop).")
-    while True:
-        if not as_json:
-            err.print("[bold]> [/bold]", end="")
-        line = sys.stdin.readline()
-        if not line.strip():
-            break
-        answer = _ask_once(keeper, line.strip(), conversation, as_json, one_line=True)
-        conversation = answer.conversation_id
-
-
-def _people_call(fn, *args, redescribe: bool = False):
-    from sqlmodel import select
-
-    from deepdiary.memory.people import PersonNotFound
-    from deepdiary.memory.tables import Face
-
-    lib = open_library()
-    try:
-        with lib.session() as s:
-            before = set(s.exec(select(Face.item_id, Face.person_id)).all()) if redescribe else set()
-            result = fn(s, *args)
-            s.flush()
-            touched = {i for i, _ in set(s.exec(select(Face.item_id, Face.person_id)).all()) ^ before}
-    except PersonNotFound as exc:
-        fail(str(exc))
-    if redescribe:
-        from deepdiary.memory.people import person_faces
-        from deepdiary.pipeline.enrich import Enricher
-
-        if hasattr(result, "id"):
-            with lib.session() as s:
-                touched |= {f["item_id"] for f in person_faces(s, result.id)}
-        Enricher(lib).redescribe(sorted(touched))
-    return result
-
-
-@people_app.command("list")
-def people_list(as_json: JsonOpt = False) -> None:
-    """Everyone found in your photos, most photographed first."""
-    from deepdiary.memory.people import list_people
-
-    rows = _people_call(list_people)
-    if as_json:
-        emit_json(rows)
-        return
-    table = Table(title=f"{len(rows)} people")
-    for col in ("id", "name", "faces", "photos"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"] or "[dim]unnamed[/dim]", str(r["faces"]), str(r["photos"]))
-    out.print(table)
-
-
-@people_app.command("add")
-def people_add(name: str,
-               alias: Annotated[Optional[list[str]], typer.Option("--alias", help="another name, e.g. in Chinese")] = None,
-               as_json: JsonOpt = False) -> None:
-    """Add a named person who has no faces yet (say, known from chats); their chat messages are linked."""
-    from deepdiary.memory.people import add_person
-
-    try:
-        p = _people_call(lambda s: add_person(s, name, alias))
-    except ValueError as exc:
-        fail(str(exc), 2)
-    if as_json:
-        emit_json({"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a]})
-    else:
-        out.print(f"person {p.id}: {p.name}")
-
-
-@people_app.command("name")
-def people_name(person: str, name: str,
-                alias: Annotated[Optional[list[str]], typer.Option("--alias", help="another name, e.g. in Chinese")] = None,
-                as_json: JsonOpt = False) -> None:
-    """Name a person (by id or current name); the name survives re-clustering."""
-    from deepdiary.memory.people import name_person
-
-    p = _people_call(lambda s: name_person(s, person, name, alias), redescribe=True)
-    if as_json:
-        emit_json({"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a]})
-    else:
-        out.print(f"person {p.id} is now {p.name}")
-
-
-@people_app.command("merge")
-def people_merge(keep: str, other: str, as_json: JsonOpt = False) -> None:
-    """Move every face of OTHER into KEEP (they are the same person)."""
-    from deepdiary.memory.people import merge_people
-
-    p = _people_call(lambda s: merge_people(s, keep, other), redescribe=True)
-    if as_json:
-        emit_json({"id": p.id, "name": p.name})
-    else:
-        out.print(f"merged into person {p.id} ({p.name or 'unnamed'})")
-
-
-@people_app.command("split")
-def people_split(face_id: int, to: Annotated[Optional[str], typer.Option("--to", help="move it to this person instead of a new one")] = None,
-                 as_json: JsonOpt = False) -> None:
-    """Take one face out of its person; it is never moved back automatically."""
-    from deepdiary.memory.people import split_face
-
-    p = _people_call(lambda s: split_face(s, face_id, to), redescribe=True)
-    if as_json:
-        emit_json({"id": p.id, "name": p.name, "face_id": face_id})
-    else:
-        out.print(f"face {face_id} now belongs to person {p.id} ({p.name or 'unnamed'})")
-
-
-@people_app.command("faces")
-def people_faces(person: str, as_json: JsonOpt = False) -> None:
-    """The faces of one person, with the photo each is in."""
-    from deepdiary.memory.people import person_faces
-
-    rows = _people_call(lambda s: person_faces(s, person))
-    if as_json:
-        emit_json(rows)
-        return
-    table = Table(title=f"{len(rows)} face(s)")
-    for col in ("face", "photo", "box", "by", "path"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(str(r["id"]), str(r["item_id"]), "x{} y{} {}x{}".format(*r["box"]), r["assigned_by"], r["path"] or "")
-    out.print(table)
-
-
-@people_app.command("recluster")
-def people_recluster(as_json: JsonOpt = False) -> None:
-    """Regroup all faces (names and your own moves are kept)."""
-    from deepdiary.memory.people import FaceClusterer
-
-    lib = open_library()
-    with lib.session() as s:
-        result = FaceClusterer(s, lib.settings.face_match_threshold).recluster()
-    if as_json:
-        emit_json({"id": "recluster", **result})
-    else:
-        out.print(f"{result['faces']} faces in {result['people']} people; {result['moved']} moved")
-
-
-@category_app.command("add")
-def category_add(name: str, item_ids: Annotated[list[int], typer.Argument(help="photos that belong to NAME")],
-                 as_json: JsonOpt = False) -> None:
-    """Define or extend a category by labelling example photos; the rest are relabelled."""
-    _category_label(name, item_ids, as_json)
-
-
-@category_app.command("set")
-def category_set(item_id: int, name: str, as_json: JsonOpt = False) -> None:
-    """Correct one photo's category; the classifier retrains at once."""
-    _category_label(name, [item_id], as_json)
-
-
-def _category_label(name: str, item_ids: list[int], as_json: bool) -> None:
-    from deepdiary.memory.categories import CategoryModel
-
-    lib = open_library()
-    try:
-        with lib.session() as s:
-            relabelled = CategoryModel(lib).label(s, name, item_ids)
-            summary = CategoryModel(lib).summary(s)
-    except LookupError as exc:
-        fail(str(exc))
-    if as_json:
-        emit_json({"id": name, "labelled": item_ids, "relabelled": relabelled, "categories": summary})
-    else:
-        out.print(f"{len(item_ids)} photo(s) labelled {name}; {relabelled} other photo(s) relabelled")
-
-
-@category_app.command("list")
-def category_list(as_json: JsonOpt = False) -> None:
-    """Your categories with how many photos were labelled and predicted."""
-    from deepdiary.memory.categories import CategoryModel
-
-    lib = open_library()
-    with lib.session() as s:
-        rows = CategoryModel(lib).summary(s)
-    if as_json:
-        emit_json(rows)
-        return
-    table = Table(title="categories")
-    for col in ("id", "name", "labelled", "predicted"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"], str(r["labelled"]), str(r["predicted"]))
-    out.print(table)
-
-
-@app.command()
+@command(app)
 def duplicates(as_json: JsonOpt = False) -> None:
     """Groups of near-duplicate photos (same picture re-saved, resized or lightly edited)."""
-    from deepdiary.memory.duplicates import duplicate_groups
+    from deepdiary.services.photos import duplicates as groups_of
 
-    lib = open_library()
-    with lib.session() as s:
-        groups = duplicate_groups(s, lib.vectors, lib.settings.duplicate_hash_distance,
-                                  lib.settings.duplicate_feature_similarity)
+    groups = groups_of(app_context())
     if as_json:
         emit_json(groups)
         return
     for g in groups:
-        out.print(f"[bold]group {g['id']}[/bold] ({len(g['items'])} photos)")
-        for it in g["items"]:
-            out.print(f"  {it['id']:>6}  {it['path']}")
+        out.print(f"[bold]group {g.id}[/bold] ({len(g.items)} photos)")
+        for it in g.items:
+            out.print(f"  {it.id:>6}  {it.path}")
     if not groups:
         out.print("no near-duplicates")
 
 
-@app.command()
+@command(app)
 def collage(
     person: Annotated[Optional[str], typer.Argument(help="a person's name or id")] = None,
     photo: Annotated[Optional[int], typer.Option("--photo", help="instead: every face in this photo (class photos)")] = None,
@@ -700,155 +359,296 @@ def collage(
     as_json: JsonOpt = False,
 ) -> None:
     """Tile a person's faces (or all faces of a photo) into one picture of a given shape."""
-    from deepdiary.pipeline.collage import parse_ratio
-    from deepdiary.pipeline.face_crops import collage_for
+    from deepdiary.services.photos import collage as make
 
-    if (person is None) == (photo is None):
-        fail("name a PERSON or give --photo ID", 2)
-    try:
-        r = parse_ratio(ratio)
-    except ValueError as exc:
-        fail(str(exc), 2)
-    lib = open_library()
-    try:
-        with lib.session() as s:
-            image, faces = collage_for(s, lib, person=person, photo=photo, ratio=r, width=width)
-    except LookupError as exc:
-        fail(str(exc))
-    except ValueError as exc:
-        fail(str(exc))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    image.save(output, quality=92)
+    result = make(app_context(), output, person=person, photo=photo, ratio=ratio, width=width)
     if as_json:
-        emit_json({"id": str(output), "path": str(output.resolve()), "faces": faces, "width": image.width,
-                   "height": image.height})
+        emit_json(result)
     else:
-        out.print(f"{faces} faces -> {output} ({image.width}x{image.height})")
+        out.print(f"{result.faces} faces -> {output} ({result.width}x{result.height})")
 
 
-@app.command()
+# --- the demo and the housekeeper ------------------------------------------------------
+
+
+@command(app)
+def demo(
+    folder: Annotated[Optional[Path], typer.Option(help="where to build the sample library")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="the housekeeper's backend: llamacpp, openai or none")] = None,
+) -> None:
+    """Build a sample library (photos, chats, diary), run a few searches and ask the housekeeper."""
+    from deepdiary.services.demo import run_demo
+
+    run_demo(folder or Path("demo-library"), out, backend=backend)
+
+
+BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="llamacpp, openai or none (default: settings)")]
+ConversationOpt = Annotated[Optional[int], typer.Option("--conversation", "-c", help="continue this conversation id")]
+TodayOpt = Annotated[Optional[str], typer.Option(help="pretend today is YYYY-MM-DD (for relative dates)")]
+ANSWER_KEYS = ("id", "conversation_id", "answer", "citations", "tool_calls", "language", "backend", "seconds")
+
+
+def _render_answer(answer, as_json: bool, one_line: bool = False) -> None:
+    from deepdiary.services.ask import citation_line
+
+    if as_json:
+        data = answer.model_dump(mode="json")
+        (emit_json_line if one_line else emit_json)({k: data[k] for k in ANSWER_KEYS})
+        return
+    out.print(answer.answer, markup=False, highlight=False)
+    for c in answer.citations:
+        out.print(f"  {citation_line(c)}", style="dim", markup=False, highlight=False)
+    for t in answer.tool_calls:
+        err.print(f"  tool {t.tool}({json.dumps(t.arguments, ensure_ascii=False)}) -> {t.results} result(s)"
+                  + (f", error: {t.error}" if t.error else ""), markup=False, highlight=False, style="dim")
+
+
+def _ask(keeper, question: str, conversation: int | None, today, as_json: bool) -> Any:
+    from deepdiary.services.ask import ask as ask_service
+
+    if as_json:
+        return ask_service(app_context(), question, conversation, today=today, keeper=keeper)
+    with err.status("thinking…"):
+        return ask_service(app_context(), question, conversation, today=today, keeper=keeper)
+
+
+@command(app, "ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="a question in English or Chinese")],
+    backend: BackendOpt = None,
+    conversation: ConversationOpt = None,
+    today: TodayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask the memory housekeeper; it answers with the items it relied on."""
+    from deepdiary.services.ask import housekeeper, parse_today
+
+    day = parse_today(today)
+    keeper = housekeeper(app_context(), backend)
+    _render_answer(_ask(keeper, question, conversation, day, as_json), as_json)
+
+
+@command(app, "chat")
+def chat(
+    backend: BackendOpt = None,
+    conversation: ConversationOpt = None,
+    today: TodayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An interactive conversation: follow-ups see the earlier turns. Empty line or Ctrl-D ends it.
+
+    With --json each answer is one line of JSON (JSON Lines)."""
+    from deepdiary.services.ask import housekeeper, parse_today
+
+    day = parse_today(today)
+    keeper = housekeeper(app_context(), backend)
+    if not as_json:
+        err.print("Ask about your memories (empty line to stop).")
+    while True:
+        if not as_json:
+            err.print("[bold]> [/bold]", end="")
+        line = sys.stdin.readline()
+        if not line.strip():
+            break
+        answer = _ask(keeper, line.strip(), conversation, day, as_json)
+        _render_answer(answer, as_json, one_line=True)
+        conversation = answer.conversation_id
+
+
+# --- people ----------------------------------------------------------------------------
+
+
+def _named(p, as_json: bool, message: str) -> None:
+    if as_json:
+        emit_json(p)
+    else:
+        out.print(message)
+
+
+@command(people_app, "list")
+def people_list(as_json: JsonOpt = False) -> None:
+    """Everyone found in your photos, most photographed first."""
+    from deepdiary.services.people import list_people
+
+    rows = list_people(app_context())
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(table(f"{len(rows)} people", ("id", "name", "faces", "photos"), [
+        (str(r.id), r.name or "[dim]unnamed[/dim]", str(r.faces), str(r.photos)) for r in rows]))
+
+
+@command(people_app, "add")
+def people_add(name: str,
+               alias: Annotated[Optional[list[str]], typer.Option("--alias", help="another name, e.g. in Chinese")] = None,
+               as_json: JsonOpt = False) -> None:
+    """Add a named person who has no faces yet (say, known from chats); their chat messages are linked."""
+    from deepdiary.services.people import add_person
+
+    p = add_person(app_context(), name, alias)
+    _named(p, as_json, f"person {p.id}: {p.name}")
+
+
+@command(people_app, "name")
+def people_name(person: str, name: str,
+                alias: Annotated[Optional[list[str]], typer.Option("--alias", help="another name, e.g. in Chinese")] = None,
+                as_json: JsonOpt = False) -> None:
+    """Name a person (by id or current name); the name survives re-clustering."""
+    from deepdiary.services.people import name_person
+
+    p = name_person(app_context(), person, name, alias)
+    _named(p, as_json, f"person {p.id} is now {p.name}")
+
+
+@command(people_app, "merge")
+def people_merge(keep: str, other: str, as_json: JsonOpt = False) -> None:
+    """Move every face of OTHER into KEEP (they are the same person)."""
+    from deepdiary.services.people import merge_people
+
+    p = merge_people(app_context(), keep, other)
+    _named(p, as_json, f"merged into person {p.id} ({p.name or 'unnamed'})")
+
+
+@command(people_app, "split")
+def people_split(face_id: int, to: Annotated[Optional[str], typer.Option("--to", help="move it to this person instead of a new one")] = None,
+                 as_json: JsonOpt = False) -> None:
+    """Take one face out of its person; it is never moved back automatically."""
+    from deepdiary.services.people import move_face
+
+    p = move_face(app_context(), face_id, to)
+    _named(p, as_json, f"face {face_id} now belongs to person {p.id} ({p.name or 'unnamed'})")
+
+
+@command(people_app, "faces")
+def people_faces(person: str, as_json: JsonOpt = False) -> None:
+    """The faces of one person, with the photo each is in."""
+    from deepdiary.services.people import person_faces
+
+    rows = person_faces(app_context(), person)
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(table(f"{len(rows)} face(s)", ("face", "photo", "box", "by", "path"), [
+        (str(r.id), str(r.item_id), "x{} y{} {}x{}".format(*r.box), r.assigned_by, r.path or "") for r in rows]))
+
+
+@command(people_app, "recluster")
+def people_recluster(as_json: JsonOpt = False) -> None:
+    """Regroup all faces (names and your own moves are kept)."""
+    from deepdiary.services.people import recluster
+
+    result = recluster(app_context())
+    _named(result, as_json, f"{result.faces} faces in {result.people} people; {result.moved} moved")
+
+
+@command(people_app, "note")
+def people_note(person: str, kind: Annotated[str, typer.Argument(help="resource or demand")], text: str,
+                as_json: JsonOpt = False) -> None:
+    """Note what someone can offer ("can fix cars") or needs ("a flat in Hangzhou")."""
+    from deepdiary.services.people import add_note
+
+    note = add_note(app_context(), person, kind, text)
+    _named(note, as_json, f"note {note.id}: {kind} of person {note.person_id}: {text}")
+
+
+# --- categories ------------------------------------------------------------------------
+
+
+@command(category_app, "add")
+def category_add(name: str, item_ids: Annotated[list[int], typer.Argument(help="photos that belong to NAME")],
+                 as_json: JsonOpt = False) -> None:
+    """Define or extend a category by labelling example photos; the rest are relabelled."""
+    _category_label(name, item_ids, as_json)
+
+
+@command(category_app, "set")
+def category_set(item_id: int, name: str, as_json: JsonOpt = False) -> None:
+    """Correct one photo's category; the classifier retrains at once."""
+    _category_label(name, [item_id], as_json)
+
+
+def _category_label(name: str, item_ids: list[int], as_json: bool) -> None:
+    from deepdiary.services.categories import label_photos
+
+    result = label_photos(app_context(), name, item_ids)
+    _named(result, as_json, f"{len(item_ids)} photo(s) labelled {name}; {result.relabelled} other photo(s) relabelled")
+
+
+@command(category_app, "list")
+def category_list(as_json: JsonOpt = False) -> None:
+    """Your categories with how many photos were labelled and predicted."""
+    from deepdiary.services.categories import list_categories
+
+    rows = list_categories(app_context())
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(table("categories", ("id", "name", "labelled", "predicted"), [
+        (str(r.id), r.name, str(r.labelled), str(r.predicted)) for r in rows]))
+
+
+# --- events and the graph ------------------------------------------------------------
+
+
+@command(app)
 def events(
     date_from: Annotated[Optional[str], typer.Option("--from")] = None,
     date_to: Annotated[Optional[str], typer.Option("--to")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Your event diary: photos, stays and chat bursts grouped by time and place."""
-    from deepdiary.cli.dates import parse_date_bound
-    from deepdiary.memory.events import list_events, rebuild_events
+    from deepdiary.services.memories import list_events
 
-    lib = open_library()
-    with lib.session() as s:
-        rebuild_events(s)
-    with lib.session() as s:
-        rows = list_events(s, parse_date_bound(date_from) if date_from else None,
-                           parse_date_bound(date_to, end=True) if date_to else None)
+    rows = list_events(app_context(), date_from, date_to)
     if as_json:
         emit_json(rows)
         return
     for e in rows:
-        out.print(f"[bold]{e['id']:>4}[/bold]  {e['diary']}")
+        out.print(f"[bold]{e.id:>4}[/bold]  {e.diary}")
     if not rows:
         out.print("no events yet: ingest photos, chats or tracks first")
 
 
-@graph_app.command("export")
+@command(graph_app, "export")
 def graph_export(path: Annotated[Path, typer.Argument(help="out.graphml or out.json")], as_json: JsonOpt = False) -> None:
     """Write the graph as GraphML (Gephi, yEd) or node-link JSON."""
-    from deepdiary.memory.events import rebuild_events
-    from deepdiary.memory.graph import build_graph, export_graph
+    from deepdiary.services.memories import export_graph
 
-    lib = open_library()
-    with lib.session() as s:
-        rebuild_events(s)
-    with lib.session() as s:
-        g = build_graph(s, lib.settings.owner_name)
-    try:
-        export_graph(g, path)
-    except ValueError as exc:
-        fail(str(exc), 2)
-    info = {"id": str(path), "path": str(path.resolve()), "nodes": g.number_of_nodes(), "edges": g.number_of_edges()}
-    emit_json(info) if as_json else out.print(f"{info['nodes']} nodes, {info['edges']} edges -> {path}")
+    info = export_graph(app_context(), path)
+    _named(info, as_json, f"{info.nodes} nodes, {info.edges} edges -> {path}")
 
 
-@graph_app.command("met-most")
+@command(graph_app, "met-most")
 def graph_met_most(year: Annotated[Optional[int], typer.Option("--year")] = None,
                    limit: Annotated[int, typer.Option("--limit", "-n")] = 10, as_json: JsonOpt = False) -> None:
     """Who you spent the most days with (photos together or chatting)."""
-    from deepdiary.memory.graph import who_i_met_most
+    from deepdiary.services.memories import met_most
 
-    lib = open_library()
-    with lib.session() as s:
-        rows = who_i_met_most(s, year, limit)
+    rows = met_most(app_context(), year, limit)
     if as_json:
         emit_json(rows)
         return
     for r in rows:
-        out.print(f"{r['name']}: {r['days']} day(s)")
+        out.print(f"{r.name}: {r.days} day(s)")
 
 
-@graph_app.command("connect")
+@command(graph_app, "connect")
 def graph_connect(a: str, b: str, as_json: JsonOpt = False) -> None:
     """What connects two people (names or ids): the shortest chain of relations."""
-    import networkx as nx
+    from deepdiary.services.memories import connect
 
-    from deepdiary.memory.events import rebuild_events
-    from deepdiary.memory.graph import build_graph, connection
-    from deepdiary.memory.people import PersonNotFound, person_or_fail
-
-    lib = open_library()
-    try:
-        with lib.session() as s:
-            rebuild_events(s)
-            nodes = [f"person:{person_or_fail(s, x).id}" for x in (a, b)]
-            g = build_graph(s, lib.settings.owner_name)
-        chain = connection(g, *nodes)
-    except PersonNotFound as exc:
-        fail(str(exc))
-    except nx.NetworkXNoPath:
-        fail(f"nothing connects {a} and {b} yet")
-    if as_json:
-        emit_json({"id": f"{nodes[0]}..{nodes[1]}", "path": chain})
-        return
-    out.print(" → ".join(f"{c['label']}" + (f" [{c['via']}]" if c["via"] else "") for c in chain))
+    result = connect(app_context(), a, b)
+    _named(result, as_json, " → ".join(f"{c['label']}" + (f" [{c['via']}]" if c["via"] else "") for c in result.path))
 
 
-@people_app.command("note")
-def people_note(person: str, kind: Annotated[str, typer.Argument(help="resource or demand")], text: str,
-                as_json: JsonOpt = False) -> None:
-    """Note what someone can offer ("can fix cars") or needs ("a flat in Hangzhou")."""
-    from deepdiary.memory.people import person_or_fail
-    from deepdiary.memory.tables import PersonNote
-
-    if kind not in ("resource", "demand"):
-        fail("kind is resource or demand", 2)
-    def add_note(s):
-        note = PersonNote(person_id=person_or_fail(s, person).id, kind=kind, text=text)
-        s.add(note)
-        s.flush()
-        return note
-
-    note = _people_call(add_note)
-    if as_json:
-        emit_json({"id": note.id, "person_id": note.person_id, "kind": note.kind, "text": note.text})
-    else:
-        out.print(f"note {note.id}: {kind} of person {note.person_id}: {text}")
-
-
-@graph_app.command("match")
+@command(graph_app, "match")
 def graph_match(demand_id: int, limit: Annotated[int, typer.Option("--limit", "-n")] = 5, as_json: JsonOpt = False) -> None:
     """People whose resources fit a demand, by meaning and by how close they are to its owner."""
-    from deepdiary.memory.graph import build_graph, match_demand
-    from deepdiary.models.registry import models_for
+    from deepdiary.services.memories import match_demand
 
-    lib = open_library()
-    try:
-        with lib.session() as s:
-            g = build_graph(s, lib.settings.owner_name)
-            rows = match_demand(s, g, models_for(lib.settings).text, demand_id, limit)
-    except LookupError as exc:
-        fail(str(exc))
+    rows = match_demand(app_context(), demand_id, limit)
     if as_json:
         emit_json(rows)
         return
     for r in rows:
-        out.print(f"{r['person']}: {r['resource']} (similarity {r['similarity']:.2f}, {r['hops']} hops)")
+        out.print(f"{r.person}: {r.resource} (similarity {r.similarity:.2f}, {r.hops} hops)")

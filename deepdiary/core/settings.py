@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         default=True, description="copy originals into the content-addressed blob store"
     )
 
+    torch_threads: int = Field(default=0, description="CPU threads for the vision models; 0 lets torch decide")
+
     # Enrichment
     detect_max_side: int = Field(
         default=1600, description="photos are downscaled to this longest side before face detection, px"

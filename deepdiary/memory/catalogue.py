@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -33,13 +36,36 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+READ = {"deepdiary_read": True}  # execution options of a read-only connection
+
+
 def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    """An engine on the catalogue.
+
+    On SQLite every transaction starts with BEGIN IMMEDIATE unless its connection carries
+    the ``READ`` option (``reader(engine)``): a transaction that reads and then writes
+    would otherwise fail at once with "database is locked" when another writer committed
+    in between, busy timeout or not. Reads keep deferred transactions, which never wait
+    in WAL mode."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    def connect(dbapi_connection, record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        _sqlite_pragmas(dbapi_connection, record)
+
+    def begin(conn):
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("deepdiary_read") else "BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "begin", begin)
     return engine
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine (and pool) for read-only work."""
+    return engine.execution_options(**READ)
 
 
 def alembic_config(engine: Engine):
@@ -53,18 +79,71 @@ def alembic_config(engine: Engine):
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (creates it on an empty database)."""
-    from alembic import command
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+_REVISION = re.compile(r"^(down_)?revision\s*=\s*['\"]([^'\"]*)['\"]", re.M)
 
-    cfg = alembic_config(engine)
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    if current != head:
-        command.upgrade(cfg, "head")
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest migration, read from the revision files without importing alembic."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for down, rev in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (parents if down else revisions).add(rev)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
+
+
+def _current_revision(engine: Engine) -> str | None:
+    try:
+        with reader(engine).connect() as conn:
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except OperationalError:
+        return None  # a new database: no table yet
+    except ProgrammingError:
+        return None
+
+
+@contextmanager
+def _migration_lock(engine: Engine, lock_dir: Path | None) -> Iterator[None]:
+    """One process migrates at a time: a file lock beside an SQLite catalogue, an
+    advisory lock in PostgreSQL."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_lock(72177001)")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(72177001)")
+                conn.commit()
+        return
+    import fcntl
+
+    folder = lock_dir or Path(engine.url.database or ".").resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".migrate.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade(engine: Engine, lock_dir: Path | None = None) -> None:
+    """Bring the schema to the newest revision (creates it on an empty database).
+
+    The common case, a catalogue already at the head, costs one query. Otherwise
+    processes opening one new library together take turns, and each checks again
+    under the lock, so only the first one migrates."""
+    if _current_revision(engine) == head_revision():
+        return
+    with _migration_lock(engine, lock_dir):
+        if _current_revision(engine) == head_revision():
+            return
+        from alembic import command
+
+        command.upgrade(alembic_config(engine), "head")
 
 
 def schema_revision(engine: Engine) -> str | None:

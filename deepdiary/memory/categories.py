@@ -9,6 +9,8 @@ is a softmax over the similarities.
 
 from __future__ import annotations
 
+from deepdiary.core.errors import NotFound
+
 import numpy as np
 from sqlmodel import Session, select
 
@@ -35,7 +37,7 @@ class CategoryModel:
         cat = self._category(s, name)
         for item_id in item_ids:
             if s.get(Item, item_id) is None:
-                raise LookupError(f"no item with id {item_id}")
+                raise NotFound(f"no item with id {item_id}")
             row = s.get(ItemCategory, item_id) or ItemCategory(item_id=item_id, category_id=cat.id, source="user")
             row.category_id, row.source, row.confidence = cat.id, "user", 1.0
             s.add(row)

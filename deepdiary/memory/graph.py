@@ -9,6 +9,8 @@ was_at (person→place), talked_with (person→conversation, weight = messages),
 
 from __future__ import annotations
 
+from deepdiary.core.errors import InvalidInput, NotFound
+
 from collections import Counter, defaultdict
 from datetime import datetime
 from itertools import combinations
@@ -98,7 +100,7 @@ def export_graph(g: nx.MultiGraph, path: Path) -> None:
 
         path.write_text(json.dumps(nx.node_link_data(g, edges="edges"), ensure_ascii=False, indent=1, default=str))
     else:
-        raise ValueError("export to .graphml or .json")
+        raise InvalidInput("export to .graphml or .json")
 
 
 def who_i_met_most(s: Session, year: int | None = None, limit: int = 10) -> list[dict]:
@@ -140,7 +142,7 @@ def match_demand(s: Session, g: nx.MultiGraph, embedder, demand_id: int, limit: 
     """People whose resources fit a demand note: text similarity, discounted by graph distance."""
     demand = s.get(PersonNote, demand_id)
     if demand is None or demand.kind != "demand":
-        raise LookupError(f"no demand with id {demand_id}")
+        raise NotFound(f"no demand with id {demand_id}")
     return match_demand_text(s, g, embedder, demand.text, demand.person_id, limit)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from deepdiary.core.errors import InvalidInput, NotFound
+
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -25,7 +27,7 @@ from deepdiary.memory.tables import (
 from deepdiary.core.palette import colour_zh
 
 
-class ItemNotFound(LookupError):
+class ItemNotFound(NotFound):
     pass
 
 
@@ -89,7 +91,7 @@ def item_details(session: Session, item_id: int, blobs: BlobStore) -> dict:
 
 def set_rating(session: Session, item_id: int, rating: int | None) -> Item:
     if rating is not None and not 0 <= rating <= 5:
-        raise ValueError("a rating is 0 to 5 stars")
+        raise InvalidInput("a rating is 0 to 5 stars")
     item = session.get(Item, item_id)
     if item is None:
         raise ItemNotFound(f"no item with id {item_id}")

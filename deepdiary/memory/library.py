@@ -9,23 +9,37 @@ from typing import Iterator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from deepdiary.memory.blobs import BlobStore
-from deepdiary.memory.catalogue import make_engine, session_scope, upgrade
-from deepdiary.memory.vectors import VectorIndex
+from deepdiary.core.errors import InvalidInput
 from deepdiary.core.settings import Settings
+from deepdiary.memory.blobs import BlobStore
+from deepdiary.memory.catalogue import make_engine, reader, session_scope, upgrade
+from deepdiary.memory.vectors import VectorIndex
 
 
 class Library:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, models=None):
         self.settings = settings
+        self._models = models
 
     @classmethod
-    def open(cls, settings: Settings) -> "Library":
+    def open(cls, settings: Settings, models=None) -> "Library":
         """Open (creating and migrating when needed) the library the settings name."""
-        lib = cls(settings)
-        settings.library_dir.mkdir(parents=True, exist_ok=True)
-        upgrade(lib.engine)
+        lib = cls(settings, models)
+        folder = settings.library_dir
+        if folder.exists() and not folder.is_dir():
+            raise InvalidInput(f"library: {folder} is a file, not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        upgrade(lib.engine, lock_dir=folder)
         return lib
+
+    @cached_property
+    def models(self):
+        """The process-wide model cache for these settings."""
+        if self._models is None:
+            from deepdiary.models.registry import models_for
+
+            self._models = models_for(self.settings)
+        return self._models
 
     @cached_property
     def engine(self) -> Engine:
@@ -42,13 +56,19 @@ class Library:
     @cached_property
     def text_index(self):
         from deepdiary.memory.text_index import TextIndex
-        from deepdiary.models.registry import models_for
 
-        return TextIndex(self.settings.library_dir / "text_index.db", self.vectors, models_for(self.settings).text)
+        return TextIndex(self.settings.library_dir / "text_index.db", self.vectors, self.models.text)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A unit of work that may write: it commits on success and rolls back on error."""
         with session_scope(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reading only; it never takes the write lock."""
+        with session_scope(reader(self.engine)) as session:
             yield session
 
     def close(self) -> None:

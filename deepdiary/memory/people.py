@@ -9,6 +9,8 @@ cluster holding a named person's faces keeps that person, and so the name.
 
 from __future__ import annotations
 
+from deepdiary.core.errors import InvalidInput, NotFound
+
 import json
 from collections import Counter, defaultdict
 
@@ -23,7 +25,7 @@ def embedding_of(face: Face) -> np.ndarray:
     return np.frombuffer(face.embedding, dtype=np.float32)
 
 
-class PersonNotFound(LookupError):
+class PersonNotFound(NotFound):
     pass
 
 
@@ -263,7 +265,7 @@ def add_person(session: Session, name: str, aliases: list[str] | None = None) ->
     """A named person without faces yet (say, known only from chats); the existing one if the name is taken."""
     name = name.strip()
     if not name:
-        raise ValueError("a person needs a name")
+        raise InvalidInput("a person needs a name")
     person = next((p for p in find_people(session, name) if (p.name or "").lower() == name.lower()), None)
     new = [a.strip() for a in aliases or [] if a.strip()]
     if person is None:

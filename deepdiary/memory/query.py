@@ -15,6 +15,7 @@ from sqlalchemy import Integer, and_, cast, exists, extract, func, or_
 from sqlmodel import Session, select
 
 from deepdiary.core.colours import ColourFacet, Region  # noqa: F401 - part of this module's API
+from deepdiary.core.errors import NotFound
 from deepdiary.core.geo import EARTH_RADIUS_KM, KM_PER_DEGREE
 from deepdiary.core.text import has_cjk
 from deepdiary.memory.blobs import BlobStore
@@ -130,7 +131,7 @@ def sql_distance_km(lat_col, lon_col, lat: float, lon: float):
     return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
 
 
-def _conditions(session: Session, q: PhotoQuery) -> list:
+def _conditions(session: Session, q: PhotoQuery, models=None) -> list:
     cond = [Item.kind == "photo"]
     if q.date_from:
         cond.append(Item.taken_at >= q.date_from)
@@ -165,7 +166,7 @@ def _conditions(session: Session, q: PhotoQuery) -> list:
         # Last, so the cheaper facets have already thinned the rows it is computed for.
         cond.append(sql_distance_km(Item.lat, Item.lon, q.near_lat, q.near_lon) <= q.radius_km)
     for tag in q.tags:
-        names = {tag.strip().lower()} | {n.lower() for n in (tag_names(tag) if has_cjk(tag) else [])}
+        names = {tag.strip().lower()} | {n.lower() for n in (tag_names(tag, models) if has_cjk(tag) and models else [])}
         cond.append(exists().where(and_(
             ItemTag.item_id == Item.id, ItemTag.kind != "scene",
             or_(func.lower(ItemTag.name).in_(names), ItemTag.name_zh == tag.strip()),
@@ -201,12 +202,10 @@ def _weekday(session: Session, column):
     return cast(func.strftime("%w", column), Integer)
 
 
-def tag_names(word: str) -> list[str]:
+def tag_names(word: str, models) -> list[str]:
     from deepdiary.memory.semantic import tag_names_for
-    from deepdiary.models.registry import models_for
-    from deepdiary.core.settings import Settings
 
-    return tag_names_for(models_for(Settings()), word)
+    return tag_names_for(models, word)
 
 
 def search_photos(session: Session, q: PhotoQuery, library) -> PhotoPage:
@@ -217,7 +216,7 @@ def search_photos(session: Session, q: PhotoQuery, library) -> PhotoPage:
         select(Item, PhotoMeta, Place)
         .join(PhotoMeta, PhotoMeta.item_id == Item.id)
         .outerjoin(Place, Place.id == Item.place_id)
-        .where(*_conditions(session, q))
+        .where(*_conditions(session, q, library.models))
     )
     if scores is None:
         rows = list(session.exec(stmt.order_by(*order).offset(q.offset).limit(q.limit + 1)))
@@ -244,18 +243,17 @@ def _relevance(session: Session, q: PhotoQuery, library) -> dict[int, float] | N
 
     from deepdiary.memory import semantic
     from deepdiary.memory.vectors import IMAGE_FEATURES
-    from deepdiary.models.registry import models_for
 
     k = max(500, q.offset + q.limit + 1)
     combined: dict[int, float] = {}
     if q.text:
-        for i, v in semantic.text_scores(session, library.vectors, models_for(library.settings), q.text, k=k).items():
+        for i, v in semantic.text_scores(session, library.vectors, library.models, q.text, k=k).items():
             combined[i] = combined.get(i, 0.0) + v
     vector = None
     if q.like_item is not None:
         vector = library.vectors.get(IMAGE_FEATURES, [q.like_item]).get(q.like_item)
         if vector is None:
-            raise LookupError(f"photo {q.like_item} has no image features yet: run `deepdiary enrich`")
+            raise NotFound(f"photo {q.like_item} has no image features yet: run `deepdiary enrich`")
     elif q.like_vector is not None:
         vector = np.asarray(q.like_vector, dtype=np.float32)
     if vector is not None:

@@ -1,58 +1,146 @@
-"""The models enrichment and search use, created on first use and shared per process."""
+"""The process-wide model cache: every model enrichment, search and the housekeeper use.
+
+Each model is created on first use, once per process and configuration, and handed out
+behind a lock: the wrappers hold native state (dlib, llama.cpp, a numpy encoder) that is
+not safe to call from two threads at once, and a web server or a bot runs several.
+Threads that need the same model take turns; different models run side by side.
+"""
 
 from __future__ import annotations
 
-from functools import cached_property
+import threading
+from functools import wraps
+from typing import Any
 
+from deepdiary.core.errors import InvalidInput, ModelUnavailable
 from deepdiary.core.settings import Settings
 
+LLM_BACKENDS = ("llamacpp", "openai", "none")
 
-class ModelSet:
-    """The models enrichment and search use, each created on first use."""
+
+class Locked:
+    """A model whose method calls take one lock, so only one thread runs it at a time."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.model, name)
+        if not callable(attr):
+            return attr
+
+        @wraps(attr)
+        def call(*args, **kwargs):
+            with self.lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+class ModelCache:
+    """The models one configuration uses, each loaded once on first use."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self._models: dict[str, Locked] = {}
+        self._loading = threading.Lock()
+        self.loads: dict[str, int] = {}  # how often each model was created; a test reads it
 
-    @cached_property
+    def _get(self, name: str, create) -> Any:
+        model = self._models.get(name)
+        if model is None:
+            with self._loading:
+                model = self._models.get(name)
+                if model is None:
+                    made = create()
+                    if made is None:
+                        return None
+                    model = self._models[name] = Locked(made)
+                    self.loads[name] = self.loads.get(name, 0) + 1
+        return model
+
+    def loaded(self) -> list[str]:
+        return sorted(self._models)
+
+    @property
     def faces(self):
-        from deepdiary.models.faces import DlibFaceAnalyzer, InsightFaceAnalyzer
+        def create():
+            from deepdiary.models.faces import DlibFaceAnalyzer, InsightFaceAnalyzer
 
-        if self.settings.face_backend == "insightface":
-            if not self.settings.insightface_pack:
-                from deepdiary.models import ModelUnavailable
+            if self.settings.face_backend == "insightface":
+                if not self.settings.insightface_pack:
+                    raise ModelUnavailable("face_backend=insightface needs DEEPDIARY_INSIGHTFACE_PACK")
+                return InsightFaceAnalyzer(str(self.settings.insightface_pack))
+            return DlibFaceAnalyzer(upsample=self.settings.face_upsample)
 
-                raise ModelUnavailable("face_backend=insightface needs DEEPDIARY_INSIGHTFACE_PACK")
-            return InsightFaceAnalyzer(str(self.settings.insightface_pack))
-        return DlibFaceAnalyzer(upsample=self.settings.face_upsample)
+        return self._get("faces", create)
 
-    @cached_property
+    @property
     def tagger(self):
-        from deepdiary.models.imagenet import ImageNetTagger
+        def create():
+            from deepdiary.models.imagenet import ImageNetTagger
 
-        return ImageNetTagger()
+            return ImageNetTagger()
 
-    @cached_property
+        return self._get("tagger", create)
+
+    @property
     def text(self):
-        from deepdiary.models.text import TextEmbedder
+        def create():
+            from deepdiary.models.text import TextEmbedder
 
-        return TextEmbedder()
+            return TextEmbedder()
 
-    @cached_property
+        return self._get("text", create)
+
+    @property
     def clip(self):
-        if not self.settings.clip_checkpoint:
+        def create():
+            if not self.settings.clip_checkpoint:
+                return None
+            from deepdiary.models.clip import ClipModel
+
+            return ClipModel(self.settings.clip_checkpoint, self.settings.clip_model)
+
+        return self._get("clip", create)
+
+    def llm(self, backend: str | None = None):
+        """The housekeeper's language model for ``backend`` (None for the parser-only backend)."""
+        backend = backend or self.settings.llm_backend
+        if backend not in LLM_BACKENDS:
+            raise InvalidInput(f"unknown backend {backend!r}; choose one of {', '.join(LLM_BACKENDS)}")
+        if backend == "none":
             return None
-        from deepdiary.models.clip import ClipModel
 
-        return ClipModel(self.settings.clip_checkpoint, self.settings.clip_model)
+        def create():
+            from deepdiary.models.llm import LlamaCppLLM, OpenAICompatibleLLM
+
+            if backend == "openai":
+                return OpenAICompatibleLLM.from_settings(self.settings)
+            return LlamaCppLLM.from_settings(self.settings)
+
+        return self._get(f"llm:{backend}", create)
 
 
-_shared: dict[tuple, ModelSet] = {}
+# Kept for callers written before the cache had its name.
+ModelSet = ModelCache
+
+_shared: dict[tuple, ModelCache] = {}
+_shared_lock = threading.Lock()
 
 
-def models_for(settings: Settings) -> ModelSet:
-    """One ModelSet per distinct model configuration, shared across the process."""
-    key = (settings.face_backend, str(settings.insightface_pack), settings.face_upsample,
-           str(settings.clip_checkpoint), settings.clip_model)
-    if key not in _shared:
-        _shared[key] = ModelSet(settings)
-    return _shared[key]
+def _key(settings: Settings) -> tuple:
+    return (settings.face_backend, str(settings.insightface_pack), settings.face_upsample,
+            str(settings.clip_checkpoint), settings.clip_model, settings.llm_backend, settings.llm_model,
+            str(settings.llm_model_path), settings.llm_threads, settings.llm_context, settings.llm_seed,
+            settings.openai_base_url, settings.openai_model)
+
+
+def models_for(settings: Settings) -> ModelCache:
+    """One cache per distinct model configuration, shared across the process."""
+    key = _key(settings)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = ModelCache(settings)
+        return _shared[key]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from deepdiary.models import ModelUnavailable
 
 _keep: list = []
+_threads = {"n": 0}  # 0: torch's default; the services set it from Settings.torch_threads
+
+
+def set_threads(n: int) -> None:
+    """The CPU threads torch uses, applied when torch is first imported (or now, if it was)."""
+    _threads["n"] = n
+    if n > 0 and torch.cache_info().currsize:
+        torch().set_num_threads(n)
 
 
 @lru_cache(maxsize=1)
@@ -16,7 +23,7 @@ def torch():
         import torch as _torch
     except ImportError as exc:  # pragma: no cover - torch is a pinned dependency
         raise ModelUnavailable("PyTorch is missing: pip install torch==2.13.0 (the CPU build)") from exc
-    threads = int(os.environ.get("DEEPDIARY_TORCH_THREADS", "0") or 0)
+    threads = _threads["n"]
     if threads > 0:
         _torch.set_num_threads(threads)
     # PyPI's torchvision (pulled in by open_clip and transformers) cannot register its

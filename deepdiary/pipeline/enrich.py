@@ -28,7 +28,7 @@ from deepdiary.memory.tables import (
 from deepdiary.memory.vectors import IMAGE_FEATURES, PHOTO_TEXT
 from deepdiary.pipeline.describe import PhotoFacts, describe_en, describe_zh
 from deepdiary.pipeline.scenes import SCENES, scenes_for
-from deepdiary.models.registry import ModelSet, models_for
+from deepdiary.models.registry import ModelCache
 
 STAGES = ("faces", "tags", "features", "description", "category")
 Progress = Callable[[int, int, int], None]
@@ -55,10 +55,10 @@ def load_upright(path: Path) -> Image.Image:
 
 
 class Enricher:
-    def __init__(self, library: Library, models: ModelSet | None = None):
+    def __init__(self, library: Library, models: ModelCache | None = None):
         self.library = library
         self.settings = library.settings
-        self.models = models or models_for(self.settings)
+        self.models = models or library.models
 
     def pending(self, session: Session, stages: tuple[str, ...]) -> dict[int, list[str]]:
         """Photo ids and the stages each still lacks (a failed stage counts as missing)."""

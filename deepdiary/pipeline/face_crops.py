@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from deepdiary.core.errors import InvalidInput, NotFound
+
 from PIL import Image
 from sqlmodel import Session, select
 
@@ -26,12 +28,12 @@ def collage_for(s: Session, library, person: str | None = None, photo: int | Non
     if photo is not None:
         faces = s.exec(select(Face).where(Face.item_id == photo).order_by(Face.y, Face.x)).all()
         if s.get(Item, photo) is None:
-            raise LookupError(f"no photo with id {photo}")
+            raise NotFound(f"no photo with id {photo}")
     else:
         who = person_or_fail(s, person)
         faces = s.exec(select(Face).where(Face.person_id == who.id).order_by(Face.item_id, Face.id)).all()
     if not faces:
-        raise ValueError("no faces to put in a collage")
+        raise InvalidInput("no faces to put in a collage")
     crops, opened = [], {}
     for face in faces:
         if face.item_id not in opened:

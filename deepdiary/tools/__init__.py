@@ -14,6 +14,7 @@ from collections.abc import Callable
 from langchain_core.tools import StructuredTool
 from pydantic import ValidationError
 
+from deepdiary.core.errors import DeepDiaryError
 from deepdiary.tools.context import Args, ToolContext
 from deepdiary.tools.misc import (
     EventsArgs,
@@ -77,7 +78,7 @@ def _tool(ctx: ToolContext, name: str, schema: type[Args], impl: Callable[[ToolC
             return impl(ctx, schema(**kwargs))
         except ValidationError as exc:
             return _bad_arguments(exc)
-        except (LookupError, ValueError) as exc:
+        except (DeepDiaryError, LookupError, ValueError) as exc:  # the tools' one mapping of typed errors
             return {"error": str(exc), "results": []}
 
     return StructuredTool.from_function(func=run, name=name, description=inspect.getdoc(impl), args_schema=schema,

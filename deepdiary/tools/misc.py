@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from deepdiary.memory.events import list_events, rebuild_events
+from deepdiary.core.errors import NotFound
+from deepdiary.memory.events import list_events
 from deepdiary.memory.items import library_stats
 from deepdiary.memory.places import places_visited
 from deepdiary.memory.query import place_ids_matching
@@ -29,11 +30,9 @@ class EventsArgs(Args):
 def events_tool(ctx: ToolContext, a: EventsArgs) -> dict:
     """The owner's diary of events (photos, stays and chats grouped by time and place). Use for 'what did I do when/where'."""
     lo, hi = day_bound(a.date_from), day_bound(a.date_to, end=True)
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         if a.place and not place_ids_matching(s, a.place):
-            raise LookupError(f"no place called {a.place!r} in the library; use places_visited to see known places")
-        rebuild_events(s)  # events are derived from the catalogue
-    with ctx.library.session() as s:
+            raise NotFound(f"no place called {a.place!r} in the library; use places_visited to see known places")
         rows = list_events(s, lo, hi, place=a.place, limit=a.limit)
     return {"results": [compact({
         "ref": f"event:{e['id']}", "title": e["title"], "start": when(e["start"]), "end": when(e["end"]),
@@ -49,7 +48,7 @@ class PlacesVisitedArgs(Args):
 
 def places_visited_tool(ctx: ToolContext, a: PlacesVisitedArgs) -> dict:
     """Places the owner has been to (from photos and location history), in the order first visited, with counts."""
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         rows = places_visited(s, day_bound(a.date_from), day_bound(a.date_to, end=True))
     return {"total": len(rows), "results": [{
         "ref": f"place:{r['id']}", "place": place_label(r["city"], r["country"], r["city_zh"]),
@@ -63,7 +62,7 @@ class NoArgs(Args):
 
 def stats_tool(ctx: ToolContext, a: NoArgs) -> dict:
     """Totals of the library: how many photos, messages and diary entries, date span, places, cameras, countries."""
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         stats = library_stats(s)
     stats.pop("id", None)
     # Counts by kind first and named plainly: a small model took "items" for the photo count.

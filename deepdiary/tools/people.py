@@ -7,8 +7,9 @@ from typing import Literal
 import networkx as nx
 from pydantic import Field
 
+from deepdiary.core.errors import InvalidInput, NotFound
+
 from deepdiary.memory import graph
-from deepdiary.memory.events import rebuild_events
 from deepdiary.memory.people import (
     people_summary,
     person_or_fail,
@@ -32,10 +33,10 @@ class FindPeopleArgs(Args):
 
 def find_people_tool(ctx: ToolContext, a: FindPeopleArgs) -> dict:
     """Look up people by name (or list everyone named), with how many photos and messages each has."""
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         people = people_summary(s, search_people(s, a.name))
     if a.name and not people:
-        raise LookupError(f"nobody named {a.name!r}; call find_people without a name to list everyone")
+        raise NotFound(f"nobody named {a.name!r}; call find_people without a name to list everyone")
     return {"results": [compact({"ref": f"person:{p['id']}", "name": p["name"], "aliases": p["aliases"],
                                  "photos": p["photos"], "messages": p["messages"]}) for p in people]}
 
@@ -50,7 +51,7 @@ def _seen(x: dict | None) -> dict | None:
 
 def person_profile_tool(ctx: ToolContext, a: PersonProfileArgs) -> dict:
     """One person in full: first and last time seen, photo and message counts, who they appear with, and notes."""
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         p = person_profile(s, person_or_fail(s, a.name))
     person = compact({"ref": f"person:{p['id']}", "name": p["name"], "aliases": p["aliases"]})
     first, last = _seen(p["first_seen"]), _seen(p["last_seen"])
@@ -72,20 +73,18 @@ class GraphQueryArgs(Args):
 def graph_query_tool(ctx: ToolContext, a: GraphQueryArgs) -> dict:
     """Relations between people: how two people are connected, or whom the owner met most (in a year)."""
     if a.kind == "met_most":
-        with ctx.library.session() as s:
+        with ctx.library.read_session() as s:
             rows = graph.who_i_met_most(s, a.year)
         return {"results": [{"ref": f"person:{r['id']}", "name": r["name"], "days": r["days"]} for r in rows]}
     if not a.person_a:
-        raise ValueError("connect needs person_a (and person_b, or the owner is used)")
-    with ctx.library.session() as s:
-        rebuild_events(s)  # derived; the graph links photos to events
-    with ctx.library.session() as s:
+        raise InvalidInput("connect needs person_a (and person_b, or the owner is used)")
+    with ctx.library.read_session() as s:
         nodes = [f"person:{person_or_fail(s, x).id}" if x else graph.ME for x in (a.person_a, a.person_b)]
         g = graph.build_graph(s, ctx.library.settings.owner_name)
     try:
         chain = graph.connection(g, *nodes)
     except nx.NetworkXNoPath:
-        raise LookupError(f"nothing connects {a.person_a} and {a.person_b or 'the owner'} yet") from None
+        raise NotFound(f"nothing connects {a.person_a} and {a.person_b or 'the owner'} yet") from None
     return {"results": [compact({"ref": _ref(c["node"]), "label": c["label"], "kind": c["kind"], "via": c["via"]})
                         for c in chain]}
 
@@ -97,11 +96,9 @@ class MatchDemandArgs(Args):
 
 def match_demand_tool(ctx: ToolContext, a: MatchDemandArgs) -> dict:
     """Who could help with a need: people whose noted skills or resources fit it, closer acquaintances first."""
-    from deepdiary.models.registry import models_for
-
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         g = graph.build_graph(s, ctx.library.settings.owner_name)
-        rows = graph.match_demand_text(s, g, models_for(ctx.library.settings).text, a.demand, limit=a.limit)
+        rows = graph.match_demand_text(s, g, ctx.library.models.text, a.demand, limit=a.limit)
     rows = near_best(rows, lambda r: r["score"])
     return {"results": [compact({"ref": f"person:{r['person_id']}", "name": r["person"], "resource": r["resource"],
                                  "note": f"note:{r['id']}", "score": r["score"], "hops": r["hops"]}) for r in rows]}

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from deepdiary.core.errors import InvalidInput, NotFound
+
 from deepdiary.core.colours import parse_colour
 from deepdiary.memory.items import item_details
 from deepdiary.memory.people import find_people, named_people_in
@@ -46,14 +48,14 @@ def search_photos_tool(ctx: ToolContext, a: SearchPhotosArgs) -> dict:
               "people_count": a.people_count, "scenes": a.scenes, "layout": a.layout, "limit": a.limit,
               "colour_min_share": ctx.library.settings.colour_search_min_share}
     if any(not 0 <= d <= 6 for d in a.weekdays):
-        raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        raise InvalidInput("weekdays are 0 (Monday) to 6 (Sunday)")
     facets["weekdays"] = a.weekdays
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         for name in a.people:
             if not find_people(s, name):
-                raise LookupError(f"no person named {name!r}; use find_people to see who is known")
+                raise NotFound(f"no person named {name!r}; use find_people to see who is known")
         if a.place and not place_ids_matching(s, a.place):
-            raise LookupError(f"no photos anywhere called {a.place!r}; use places_visited to see known places")
+            raise NotFound(f"no photos anywhere called {a.place!r}; use places_visited to see known places")
         page = search_photos(s, PhotoQuery(**facets), ctx.library)
         people = named_people_in(s, [r.id for r in page.results])
     results = [compact({
@@ -70,13 +72,13 @@ class DescribePhotoArgs(Args):
 
 def describe_photo_tool(ctx: ToolContext, a: DescribePhotoArgs) -> dict:
     """Everything known about one photo: time, place, camera, description, tags, scenes, colours, people."""
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         try:
             d = item_details(s, a.photo_id, ctx.library.blobs)
         except LookupError:
             d = None
     if d is None or d["kind"] != "photo":
-        raise LookupError(f"no photo with id {a.photo_id}")
+        raise NotFound(f"no photo with id {a.photo_id}")
     place = d["place"] or {}
     tags = [t["name"] for t in d["tags"] if t["kind"] != "scene"][:5]
     people = list(dict.fromkeys(f["person"] for f in d["faces"] if f["person"]))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from deepdiary.core.errors import NotFound
+
 from deepdiary.memory.chat_query import ChatHit, ChatQuery, search_chats, sender_known
 from deepdiary.tools.context import (
     DATE_HELP,
@@ -37,9 +39,9 @@ class SearchDiaryArgs(Args):
 def _search(ctx: ToolContext, a, kind: str, with_person: str | None = None) -> list[ChatHit]:
     q = ChatQuery(text=a.query or "", with_person=with_person, date_from=day_bound(a.date_from),
                   date_to=day_bound(a.date_to, end=True), kinds=[kind], limit=a.limit, use_time_words=False)
-    with ctx.library.session() as s:
+    with ctx.library.read_session() as s:
         if with_person and not sender_known(s, with_person):
-            raise LookupError(f"no person or chat sender named {with_person!r}; use find_people to see who is known")
+            raise NotFound(f"no person or chat sender named {with_person!r}; use find_people to see who is known")
         hits = search_chats(s, q, ctx.library, today=ctx.today)
     # Hits sharing no word with the query come from the dense side alone, at a fifth of a word match.
     return near_best(hits, lambda h: h.score)

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 from sqlmodel import select
 
-from deepdiary.demo import run_demo
+from deepdiary.services.demo import run_demo
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import Item, ItemPath, Person, PersonNote
 from deepdiary.core.settings import Settings

@@ -23,7 +23,9 @@ def test_ingest_show_rate_stats(tmp_path):
                make="Apple", model="iPhone 13", background=(30, 90, 210), foreground=(220, 30, 30))
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
 
-    summary = json.loads(run(lib, "ingest", "photos", str(photos), "--json").stdout)
+    first = run(lib, "ingest", "photos", str(photos), "--json", check=False)
+    assert first.returncode == 1  # a file was reported: scripts must notice
+    summary = json.loads(first.stdout)
     assert (summary["added"], summary["failed"]) == (1, 1)
     broken = [p for p in summary["problems"] if p["severity"] == "error"]
     assert broken == [{"path": str((photos / "broken.jpg").resolve()), "severity": "error",
@@ -31,7 +33,7 @@ def test_ingest_show_rate_stats(tmp_path):
     assert broken[0]["reason"] == "image data is corrupt: Truncated File Read"
     item_id = summary["item_ids"][0]
 
-    text = run(lib, "ingest", "photos", str(photos)).stdout
+    text = run(lib, "ingest", "photos", str(photos), check=False).stdout
     assert "broken.jpg" in text and "image data is corrupt" in text and "unchanged" in text
 
     shown = json.loads(run(lib, "show", str(item_id), "--json").stdout)

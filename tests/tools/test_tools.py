@@ -22,6 +22,7 @@ from deepdiary.memory.tables import (
     Place,
     Visit,
 )
+from deepdiary.pipeline.events import derive_events
 from deepdiary.pipeline.ingest import PhotoIngester
 from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester
 from deepdiary.core.settings import Settings
@@ -96,6 +97,8 @@ def lib(tmp_path_factory):
         ids["paris"], ids["hangzhou"] = paris.id, s.exec(select(Place).where(Place.city == "Hangzhou")).one().id
         s.add(Visit(start=datetime(2024, 8, 1, 9), end=datetime(2024, 8, 1, 17), lat=PARIS[0], lon=PARIS[1],
                     source="test", source_file="test", place_id=paris.id))
+    with library.session() as s:
+        derive_events(s)  # what the services do after an ingest or a people change
     yield library, ids
     library.close()
 

@@ -23,15 +23,15 @@ import piexif
 from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func
-from sqlmodel import select
 
+from deepdiary.core.errors import ModelUnavailable
+from deepdiary.core.settings import Settings
 from deepdiary.memory.library import Library
 from deepdiary.memory.query import ColourFacet, PhotoQuery, PhotoResult, search_photos
-from deepdiary.memory.tables import Item
-from deepdiary.pipeline.enrich import Enricher
 from deepdiary.pipeline.ingest import PhotoIngester
-from deepdiary.core.settings import Settings
+from deepdiary.services.context import AppContext
+from deepdiary.services.ingest import enrich_photos
+from deepdiary.services.stats import library_stats
 
 PHOTO_FOLDER = "sample-photos"
 
@@ -293,6 +293,7 @@ def run_demo(folder: Path, console: Console, ask: bool = True, backend: str | No
 
     settings = Settings(home=folder)
     lib = Library.open(settings)
+    ctx = AppContext.for_library(lib)
     try:
         report = PhotoIngester(lib).run([photo_dir])
         console.print(f"Ingested into {settings.library_dir}: {report.added} added, "
@@ -304,7 +305,7 @@ def run_demo(folder: Path, console: Console, ask: bool = True, backend: str | No
             for p in report.problems:
                 problems.add_row(Path(p.path).name, p.severity, p.reason)
             console.print(problems)
-        enriched = Enricher(lib).run()
+        enriched = enrich_photos(ctx)
         console.print(f"Enriched {enriched.items} photo(s) with local models (faces, tags, scenes, "
                       f"features, descriptions); {len(enriched.failures)} stage failure(s)")
 
@@ -314,18 +315,17 @@ def run_demo(folder: Path, console: Console, ask: bool = True, backend: str | No
         share = settings.colour_search_min_share
         for heading, query in _searches():
             query.colour_min_share = share
-            with lib.session() as s:
+            with ctx.read() as s:
                 page = search_photos(s, query, lib)
             found[heading] = [Path(r.path).name for r in page.results if r.path]
             console.print()
             console.print(f"[bold cyan]{heading}[/bold cyan]")
             console.print(_results_table(page.results))
 
-        with lib.session() as s:
-            photos = s.exec(select(func.count()).select_from(Item).where(Item.kind == "photo")).one()
-        build_text_memory(lib, folder, console)
+        photos = library_stats(ctx).root["by_kind"].get("photo", 0)
+        build_text_memory(ctx, folder, console)
         if ask:
-            answers = ask_housekeeper(lib, console, backend)
+            answers = ask_housekeeper(ctx, console, backend)
             found.update({f"ask: {q}": [c["id"] for c in a["citations"]] for q, a in answers.items()})
     finally:
         lib.close()
@@ -345,27 +345,25 @@ DEMO_QUESTIONS = (
 )
 
 
-def build_text_memory(lib: Library, folder: Path, console: Console) -> None:
-    """The demo's people, chats and diary, ingested, and events rebuilt over everything."""
-    from deepdiary.demo_text import add_demo_people, write_text_samples
-    from deepdiary.memory.events import rebuild_events
-    from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester
+def build_text_memory(ctx: AppContext, folder: Path, console: Console) -> None:
+    """The demo's people, chats and diary, ingested; the events follow from everything."""
+    from deepdiary.services.demo_text import add_demo_people, write_text_samples
+    from deepdiary.services.ingest import ingest_text, refresh_events
 
     chats, diary = write_text_samples(folder)
-    add_demo_people(lib)
-    c = ChatIngester(lib).run([chats])
-    d = DiaryIngester(lib).run([diary])
-    with lib.session() as s:
-        events = rebuild_events(s)
+    add_demo_people(ctx.library)
+    c = ingest_text(ctx, "chats", [chats])
+    d = ingest_text(ctx, "diary", [diary])
+    events = refresh_events(ctx)
     console.print(f"Chats: {c.added} message(s) added; diary: {d.added} entr(ies) added; {events} event(s)")
 
 
-def ask_housekeeper(lib: Library, console: Console, backend: str | None = None) -> dict[str, dict]:
+def ask_housekeeper(ctx: AppContext, console: Console, backend: str | None = None) -> dict[str, dict]:
     """The housekeeper answers the demo questions; with no local model it says why and uses the parser."""
     from deepdiary.agent.housekeeper import Housekeeper
     from deepdiary.agent.render import citation_line
-    from deepdiary.models import ModelUnavailable
 
+    lib = ctx.library
     keeper = Housekeeper(lib, backend=backend)
     answers = {}
     for question in DEMO_QUESTIONS:

@@ -1,0 +1,68 @@
+"""The application context every service takes: settings, the model cache and the library.
+
+Interfaces build one ``AppContext`` (the CLI per command, the web app and the bots once
+per process) and pass it to every service call; it is safe to share between threads.
+This is the only place that reads the environment and the only place that opens a
+library.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlmodel import Session
+
+from deepdiary.core.settings import Settings
+from deepdiary.memory.library import Library
+from deepdiary.models.registry import ModelCache, models_for
+
+
+class AppContext:
+    def __init__(self, settings: Settings, models: ModelCache | None = None):
+        self.settings = settings
+        self.models = models or models_for(settings)
+        self._library: Library | None = None
+        self._lock = threading.Lock()
+        from deepdiary.models import torch_runtime
+
+        torch_runtime.set_threads(settings.torch_threads)
+
+    @classmethod
+    def from_environment(cls, library: Path | None = None) -> "AppContext":
+        """Settings from ``DEEPDIARY_*`` variables, with ``library`` (``--library``) winning."""
+        return cls(Settings(home=library) if library is not None else Settings())
+
+    @classmethod
+    def for_library(cls, library: Library) -> "AppContext":
+        """A context around a library that is already open (tests, the demo)."""
+        ctx = cls(library.settings, library.models)
+        ctx._library = library
+        return ctx
+
+    @property
+    def library(self) -> Library:
+        """The library, opened (and migrated) on first use."""
+        if self._library is None:
+            with self._lock:
+                if self._library is None:
+                    self._library = Library.open(self.settings, self.models)
+        return self._library
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One unit of work: it commits on success, rolls back on any error."""
+        with self.library.session() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session: it never takes the write lock."""
+        with self.library.read_session() as session:
+            yield session
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()

@@ -1,0 +1,82 @@
+"""Bringing outside data in: photos, chats, diaries and tracks, then what follows from them.
+
+Every ingest ends the same way: the model stages run on new photos (when asked), and
+the events are brought up to date, so a read never has to derive them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepdiary.core.errors import InvalidInput
+from deepdiary.core.progress import ProgressFn, for_paths
+from deepdiary.services.context import AppContext
+from deepdiary.services.schemas import EnrichResult, IngestResult, PhotoIngestResult
+
+TEXT_KINDS = ("chats", "diary", "tracks")
+
+
+def _existing(paths: list[Path]) -> list[Path]:
+    if not paths:
+        raise InvalidInput("name at least one file or folder to ingest")
+    missing = [p for p in paths if not Path(p).expanduser().exists()]
+    if missing:
+        raise InvalidInput(f"no such file or folder: {missing[0]}")
+    return [Path(p).expanduser() for p in paths]
+
+
+def refresh_events(ctx: AppContext) -> int:
+    """Re-derive the events after their inputs changed; unchanged events keep their ids."""
+    from deepdiary.pipeline.events import derive_events
+
+    with ctx.write() as s:
+        return derive_events(s)
+
+
+def ingest_photos(ctx: AppContext, paths: list[Path], enrich: bool = True,
+                  progress: ProgressFn | None = None) -> PhotoIngestResult:
+    """Photos: metadata, place, colours and thumbnails, then faces, tags and more."""
+    from deepdiary.pipeline.ingest import PhotoIngester
+
+    roots = _existing(paths)
+    report = PhotoIngester(ctx.library).run(roots, progress=for_paths(progress, "ingest"))
+    enriched = enrich_photos(ctx, progress=progress, refresh=False) if enrich else None
+    refresh_events(ctx)
+    return PhotoIngestResult(**report.as_dict(), enrich=enriched)
+
+
+def enrich_photos(ctx: AppContext, stages: list[str] | None = None, force: bool = False,
+                  progress: ProgressFn | None = None, refresh: bool = True) -> EnrichResult:
+    """Run the model stages that are missing (or, with ``force``, all of them)."""
+    from deepdiary.pipeline.enrich import STAGES, Enricher
+
+    bad = [s for s in stages or [] if s not in STAGES]
+    if bad:
+        raise InvalidInput(f"unknown stage {bad[0]!r}; stages: {', '.join(STAGES)}")
+    chosen = tuple(s for s in STAGES if not stages or s in stages)
+    step = (lambda done, total, _id: progress("enrich", done, total, "")) if progress else None
+    report = Enricher(ctx.library).run(None, stages=chosen, force=force, progress=step)
+    if refresh:
+        refresh_events(ctx)
+    return EnrichResult(**report.as_dict())
+
+
+def ingest_text(ctx: AppContext, kind: str, paths: list[Path], fmt: str = "auto",
+                progress: ProgressFn | None = None) -> IngestResult:
+    """Chats (WeChat exports, JSON), diaries (Markdown, text) or location history."""
+    from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester, TrackIngester
+
+    if kind not in TEXT_KINDS:
+        raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(TEXT_KINDS)}")
+    kw = {}
+    if kind == "chats":
+        from deepdiary.connectors.chats import CHAT_FORMATS
+
+        if fmt not in CHAT_FORMATS:
+            raise InvalidInput(f"unknown format {fmt!r}; one of {', '.join(CHAT_FORMATS)}")
+        kw["fmt"] = fmt
+    roots = _existing(paths)
+    ingester = {"chats": ChatIngester, "diary": DiaryIngester, "tracks": TrackIngester}[kind](ctx.library)
+    report = ingester.run(roots, progress=for_paths(progress, f"ingest {kind}"), **kw)
+    refresh_events(ctx)
+    return IngestResult(**report.as_dict())

@@ -1,0 +1,182 @@
+"""What services return: pydantic models that are also the web API's schemas.
+
+Field order is the JSON order the CLI has always printed; scripts compare it byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, RootModel
+
+from deepdiary.memory.chat_query import ChatHit  # noqa: F401 - a service result
+from deepdiary.memory.query import PhotoPage, PhotoResult  # noqa: F401 - service results
+
+
+class Record(RootModel[dict[str, Any]]):
+    """A record whose fields depend on what it describes (an item's details, library totals)."""
+
+
+class Problem(BaseModel):
+    path: str
+    severity: str
+    reason: str
+
+
+class IngestResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    kind: str
+    total: int
+    added: int
+    linked: int
+    unchanged: int
+    failed: int
+    warned: int
+    item_ids: list[int]
+    problems: list[Problem]
+
+
+class EnrichResult(BaseModel):
+    id: str = "enrich"
+    items: int
+    stages_run: dict[str, int]
+    failures: list[dict]
+    faces_added: int
+    seconds: dict[str, float]
+
+
+class PhotoIngestResult(IngestResult):
+    enrich: EnrichResult | None = None
+
+
+class Rating(BaseModel):
+    id: int
+    rating: int
+
+
+class PersonRow(BaseModel):
+    id: int
+    name: str | None
+    aliases: list[str]
+    faces: int
+    photos: int
+
+
+class PersonRef(BaseModel):
+    id: int
+    name: str | None
+
+
+class NamedPerson(BaseModel):
+    id: int
+    name: str | None
+    aliases: list[str]
+
+
+class MovedFace(BaseModel):
+    id: int
+    name: str | None
+    face_id: int
+
+
+class FaceRow(BaseModel):
+    id: int
+    item_id: int
+    path: str | None
+    box: list[int]
+    score: float
+    assigned_by: str
+    landmarks: Any
+
+
+class ReclusterResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = "recluster"
+    faces: int
+    people: int
+    moved: int
+
+
+class Note(BaseModel):
+    id: int
+    person_id: int
+    kind: str
+    text: str
+
+
+class CategoryRow(BaseModel):
+    id: int
+    name: str
+    labelled: int
+    predicted: int
+
+
+class Labelled(BaseModel):
+    id: str
+    labelled: list[int]
+    relabelled: int
+    categories: list[CategoryRow]
+
+
+class DuplicateMember(BaseModel):
+    id: int
+    path: str | None
+
+
+class DuplicateGroup(BaseModel):
+    id: int
+    items: list[DuplicateMember]
+    min_similarity: float | None
+
+
+class CollageResult(BaseModel):
+    id: str
+    path: str
+    faces: int
+    width: int
+    height: int
+
+
+class EventRow(BaseModel):
+    id: int
+    start: str
+    end: str
+    title: str
+    diary: str
+    place: str | None
+    place_zh: str | None
+    photos: int
+    messages: int
+    visits: int
+    item_ids: list[int]
+
+
+class MetRow(BaseModel):
+    id: int
+    name: str
+    days: int
+
+
+class GraphFile(BaseModel):
+    id: str
+    path: str
+    nodes: int
+    edges: int
+
+
+class GraphPath(BaseModel):
+    id: str
+    path: list[dict[str, Any]]
+
+
+class DemandMatch(BaseModel):
+    id: int
+    person_id: int
+    person: str
+    resource: str
+    similarity: float
+    hops: int | None
+    score: float
