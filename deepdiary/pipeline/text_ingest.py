@@ -225,12 +225,20 @@ def _indexed_rows(s: Session, ids: list[int], owner: str) -> list[IndexedText]:
 
 
 class TrackIngester:
+    """Location files into tracks, their points and visits; an unchanged file is left alone.
+
+    What a file would store (its tracks and points, its visits, the stays found in its
+    tracks) is compared, as a digest, with what is stored for that file: equal means
+    "unchanged" and nothing is rewritten, so ids stay; otherwise the file's rows are replaced.
+    ``added`` and ``unchanged`` count tracks and visits read from files (not derived stays).
+    """
+
     def __init__(self, library: Library):
         self.library = library
         self.settings = library.settings
 
     def run(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
-        from deepdiary.connectors.tracks import TrackFormatError, find_stays, iter_track_files, read_tracks
+        from deepdiary.connectors.tracks import TrackFormatError, iter_track_files, read_tracks
 
         roots = [Path(p).expanduser() for p in paths]
         files = list(iter_track_files([p for p in roots if p.exists()]))
@@ -250,36 +258,100 @@ class TrackIngester:
                 continue
             for prob in tf.problems:
                 job.problem_now(str(path), "warning", f"{prob.where}: {prob.reason}")
-            with self.library.session() as s:
-                old = s.exec(select(Track.id).where(Track.source_file == str(path))).all()
-                if old:
-                    s.exec(delete(TrackPointRow).where(TrackPointRow.track_id.in_(old)))
-                    s.exec(delete(Track).where(Track.id.in_(old)))
-                s.exec(delete(Visit).where(Visit.source_file == str(path)))
-                visits = list(tf.visits)
-                for index, track in enumerate(tf.tracks):
-                    points = [p for seg in track.segments for p in seg]
-                    times = [p.time for p in points if p.time]
-                    row = Track(name=track.name, kind=track.kind, source_file=str(path), source_index=index,
-                                points=len(points), start=_naive(min(times)) if times else None,
-                                end=_naive(max(times)) if times else None)
-                    s.add(row)
-                    s.flush()
-                    s.bulk_insert_mappings(TrackPointRow, [
-                        {"track_id": row.id, "segment": si, "time": _naive(p.time), "lat": p.lat, "lon": p.lon,
-                         "ele": p.ele}
-                        for si, seg in enumerate(track.segments) for p in seg])
-                    visits += find_stays(points, radius_m=self.settings.stay_radius_m,
-                                         min_duration=timedelta(minutes=self.settings.stay_min_minutes))
-                    report.added += 1
-                for v in visits:
-                    s.add(Visit(start=_naive(v.start), end=_naive(v.end), lat=v.lat, lon=v.lon, name=v.name,
-                                address=v.address, source=v.source, source_file=str(path),
-                                place_id=place_id_for(s, geocoder, v.lat, v.lon)))
+            self._store(path, tf, report, geocoder)
             if progress:
                 progress(n, len(files), path)
         report.linked = geotag_photos(self.library)
         return job.finish()
+
+    def _store(self, path: Path, tf, report: IngestReport, geocoder) -> None:
+        source = str(path)
+        visits = list(tf.visits) + self._stays(tf.tracks)
+        count = len(tf.tracks) + len(tf.visits)
+        with self.library.session() as s:
+            if self._stored_digest(s, source) == self._file_digest(tf.tracks, visits):
+                report.unchanged += count
+                return
+            self._forget(s, source)
+            for index, track in enumerate(tf.tracks):
+                row = Track(source_file=source, **self._track_fields(track, index))
+                s.add(row)
+                s.flush()
+                s.bulk_insert_mappings(TrackPointRow, [
+                    {"track_id": row.id, "segment": si, "time": _naive(p.time), "lat": p.lat, "lon": p.lon,
+                     "ele": p.ele}
+                    for si, seg in enumerate(track.segments) for p in seg])
+            for v in visits:
+                s.add(Visit(**self._visit_fields(v), source_file=source,
+                            place_id=place_id_for(s, geocoder, v.lat, v.lon)))
+        report.added += count
+
+    def _stays(self, tracks) -> list:
+        from deepdiary.connectors.tracks import find_stays
+
+        minimum = timedelta(minutes=self.settings.stay_min_minutes)
+        return [stay for track in tracks
+                for stay in find_stays([p for seg in track.segments for p in seg],
+                                       radius_m=self.settings.stay_radius_m, min_duration=minimum)]
+
+    @staticmethod
+    def _forget(s: Session, source: str) -> None:
+        old = s.exec(select(Track.id).where(Track.source_file == source)).all()
+        if old:
+            s.exec(delete(TrackPointRow).where(TrackPointRow.track_id.in_(old)))
+            s.exec(delete(Track).where(Track.id.in_(old)))
+        s.exec(delete(Visit).where(Visit.source_file == source))
+
+    @staticmethod
+    def _track_fields(track, index: int) -> dict:
+        times = [p.time for seg in track.segments for p in seg if p.time]
+        return {"name": track.name, "kind": track.kind, "source_index": index,
+                "points": sum(len(seg) for seg in track.segments),
+                "start": _naive(min(times)) if times else None, "end": _naive(max(times)) if times else None}
+
+    @staticmethod
+    def _visit_fields(v) -> dict:
+        return {"start": _naive(v.start), "end": _naive(v.end), "lat": v.lat, "lon": v.lon, "name": v.name,
+                "address": v.address, "source": v.source}
+
+    # The digest covers exactly the columns written above, in the order they are stored, so
+    # the file's side and the catalogue's side agree when nothing changed. repr() of a float
+    # round-trips, so equal digests mean equal values, not merely close ones.
+    _TRACK_COLUMNS = ("source_index", "name", "kind", "points", "start", "end")
+    _VISIT_COLUMNS = ("start", "end", "lat", "lon", "name", "address", "source")
+
+    @classmethod
+    def _file_digest(cls, tracks, visits) -> str:
+        fields = [cls._track_fields(t, i) for i, t in enumerate(tracks)]
+        return cls._digest(
+            (tuple(f[c] for c in cls._TRACK_COLUMNS) for f in fields),
+            ((si, _naive(p.time), p.lat, p.lon, p.ele)
+             for t in tracks for si, seg in enumerate(t.segments) for p in seg),
+            (tuple(cls._visit_fields(v)[c] for c in cls._VISIT_COLUMNS) for v in visits),
+        )
+
+    @classmethod
+    def _stored_digest(cls, s: Session, source: str) -> str:
+        tracks = s.exec(select(*(getattr(Track, c) for c in cls._TRACK_COLUMNS))
+                        .where(Track.source_file == source).order_by(Track.source_index)).all()
+        points = s.exec(select(TrackPointRow.segment, TrackPointRow.time, TrackPointRow.lat, TrackPointRow.lon,
+                               TrackPointRow.ele).join(Track, Track.id == TrackPointRow.track_id)
+                        .where(Track.source_file == source).order_by(Track.source_index, TrackPointRow.id)).all()
+        visits = s.exec(select(*(getattr(Visit, c) for c in cls._VISIT_COLUMNS))
+                        .where(Visit.source_file == source)).all()
+        return cls._digest((tuple(r) for r in tracks), (tuple(r) for r in points), (tuple(r) for r in visits))
+
+    @staticmethod
+    def _digest(tracks: Iterable[tuple], points: Iterable[tuple], visits: Iterable[tuple]) -> str:
+        h = hashlib.sha256()
+        for row in tracks:
+            h.update(f"track{row!r}\n".encode())
+        for row in points:
+            h.update(f"point{row!r}\n".encode())
+        # Visits are stored in no particular order; sort them the same way on both sides.
+        for line in sorted(f"visit{row!r}\n" for row in visits):
+            h.update(line.encode())
+        return h.hexdigest()
 
 
 def _naive(t: datetime | None) -> datetime | None:
