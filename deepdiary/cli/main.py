@@ -80,7 +80,7 @@ def app_context():
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -156,7 +156,7 @@ def _text_ingest(kind: str, paths: list[Path], as_json: bool, fmt: str = "auto")
     with progress_bars(as_json) as bars:
         report = ingest.ingest_text(app_context(), kind, paths, fmt=fmt, progress=bars)
     labels = {"chats": ("messages added", "already there"), "diary": ("chunks added", "unchanged"),
-              "tracks": ("tracks added", "unchanged")}[kind]
+              "tracks": ("tracks and visits added", "unchanged")}[kind]
     rows = [("files", str(report.total)), (labels[0], str(report.added)), (labels[1], str(report.unchanged))]
     if kind == "tracks":
         rows.append(("photos geotagged", str(report.linked)))

@@ -94,10 +94,3 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.library_dir / "models"
-
-
-def load_settings(library: Path | None = None) -> Settings:
-    """Settings from the environment, with ``library`` (the CLI's ``--library``) winning."""
-    if library is not None:
-        return Settings(home=library)
-    return Settings()

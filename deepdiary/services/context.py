@@ -20,6 +20,11 @@ from deepdiary.memory.library import Library
 from deepdiary.models.registry import ModelCache, models_for
 
 
+def load_settings(library: Path | None = None) -> Settings:
+    """Settings from ``DEEPDIARY_*`` variables, with ``library`` (the CLI's ``--library``) winning."""
+    return Settings(home=library) if library is not None else Settings()
+
+
 class AppContext:
     def __init__(self, settings: Settings, models: ModelCache | None = None):
         self.settings = settings
@@ -33,7 +38,7 @@ class AppContext:
     @classmethod
     def from_environment(cls, library: Path | None = None) -> "AppContext":
         """Settings from ``DEEPDIARY_*`` variables, with ``library`` (``--library``) winning."""
-        return cls(Settings(home=library) if library is not None else Settings())
+        return cls(load_settings(library))
 
     @classmethod
     def for_library(cls, library: Library) -> "AppContext":

@@ -11,7 +11,8 @@ from sqlmodel import SQLModel
 from deepdiary.memory.blobs import BlobStore, cid_v1, sha256_file
 from deepdiary.memory.catalogue import schema_revision
 from deepdiary.memory.library import Library
-from deepdiary.core.settings import Settings, load_settings
+from deepdiary.core.settings import Settings
+from deepdiary.services.context import load_settings
 
 
 def test_migrations_build_exactly_the_declared_tables(tmp_path):
