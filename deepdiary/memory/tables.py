@@ -9,8 +9,34 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from deepdiary.core.text import path_key, replace_lone_surrogates
+
+
+class StoredPath(TypeDecorator):
+    """A file path column that takes any path, whatever the encoding of its name.
+
+    A name that is not UTF-8 reaches Python holding surrogate escapes, which no UTF-8
+    database accepts; such a path is stored under its ``path_key`` (``caf\\xe9.jpg``),
+    the same text the ingesters write, so lookups by either form find it. Other paths are
+    stored as they are.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = str(value)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = replace_lone_surrogates(path_key(value))
+        return value
 
 
 class Place(SQLModel, table=True):
@@ -70,7 +96,7 @@ class ItemPath(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="items.id", index=True)
-    path: str = Field(unique=True)
+    path: str = Field(unique=True, sa_type=StoredPath, description="path_key of the file")
     size: int = Field(sa_type=BigInteger)
     mtime_ns: int = Field(sa_type=BigInteger)
 
@@ -136,8 +162,12 @@ class IngestJob(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str
-    status: str = Field(default="running", description="running, done or failed")
+    status: str = Field(default="running", description="running, done, failed or interrupted")
     roots: str = Field(default="", sa_column=Column(Text))
+    # Which process runs the job, so a job whose process died shows as interrupted
+    # while another process's live job is left alone.
+    pid: int | None = None
+    hostname: str | None = None
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     total: int = 0
@@ -154,10 +184,27 @@ class IngestError(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="ingest_jobs.id", index=True)
-    path: str = Field(index=True)
+    path: str = Field(index=True, sa_type=StoredPath)
     severity: str = "error"
     reason: str = Field(sa_column=Column(Text))
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class IndexQueue(SQLModel, table=True):
+    """A message or diary chunk whose search entries (words and vector) are still to be
+    written, or a removed one whose entries are still to be dropped.
+
+    A row is added in the transaction that stores or removes the item, and deleted once
+    the text index and the vectors agree with the catalogue, so a run killed in between
+    leaves the work here for the next one. No foreign key: a removal outlives its item.
+    """
+
+    __tablename__ = "index_queue"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(index=True)
+    job_id: int | None = Field(default=None, index=True, description="the job that queued it; None for a backfill")
+    queued_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class ItemStage(SQLModel, table=True):
@@ -241,7 +288,7 @@ class ChatMeta(SQLModel, table=True):
     sender_person_id: int | None = Field(default=None, foreign_key="people.id", index=True)
     is_me: bool = False
     msg_kind: str = "text"
-    source_file: str
+    source_file: str = Field(sa_type=StoredPath)
     source_line: int
     source_id: str
     # Identifies the message across overlapping exports, so a re-import adds only new ones.
@@ -252,7 +299,7 @@ class DiaryMeta(SQLModel, table=True):
     __tablename__ = "diary_meta"
 
     item_id: int = Field(foreign_key="items.id", primary_key=True)
-    source_file: str = Field(index=True)
+    source_file: str = Field(index=True, sa_type=StoredPath)
     source_line: int
     chunk_index: int
     dedupe_key: str = Field(unique=True)
@@ -264,7 +311,7 @@ class Track(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str | None = None
     kind: str
-    source_file: str = Field(index=True)
+    source_file: str = Field(index=True, sa_type=StoredPath)
     source_index: int = Field(description="position of the track in its file")
     points: int = 0
     start: datetime | None = Field(default=None, sa_column=Column(DateTime(), index=True))
@@ -299,7 +346,7 @@ class Visit(SQLModel, table=True):
     name: str | None = None
     address: str | None = None
     source: str
-    source_file: str
+    source_file: str = Field(sa_type=StoredPath)
     place_id: int | None = Field(default=None, foreign_key="places.id", index=True)
 
 
