@@ -53,8 +53,6 @@ A repeated id with different content is kept under ``{id}#{n}`` so ids stay uniq
 
 from __future__ import annotations
 
-from deepdiary.connectors.files import iter_files
-
 import ast
 import csv
 import html
@@ -66,6 +64,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from deepdiary.connectors.files import iter_files, untrusted_date
+from deepdiary.core.text import display_path, has_lone_surrogates, replace_lone_surrogates
 
 OWNER = "me"
 CHAT_FORMATS = ("auto", "memotrace-csv", "memotrace-txt", "pywxdump-csv", "json")
@@ -129,9 +130,9 @@ class _RowError(ValueError):
     """One row cannot be read; becomes a ChatProblem."""
 
 
-def iter_chat_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Chat export files under ``paths``: sorted, hidden entries skipped (see ``iter_files``)."""
-    return iter_files(paths, CHAT_EXTENSIONS)
+def iter_chat_files(paths: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[Path]:
+    """Chat export files under ``paths``: sorted, hidden entries and ``skip`` folders left out (see ``iter_files``)."""
+    return iter_files(paths, CHAT_EXTENSIONS, skip)
 
 
 # ---------------------------------------------------------------- reading text
@@ -144,7 +145,17 @@ def _read_text(path: Path) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ChatFormatError(f"{path.name}: neither UTF-8 nor GB18030 text")
+    raise ChatFormatError(f"{_name(path)}: neither UTF-8 nor GB18030 text")
+
+
+def _name(path: Path) -> str:
+    """The file's name as shown in a problem (bytes that are not UTF-8 as \\xNN)."""
+    return display_path(path.name)
+
+
+def _stem(path: Path) -> str:
+    """The file name without its extension, as a conversation name (see ``_name``)."""
+    return display_path(path.stem)
 
 
 def _header_cells(text: str) -> list[str]:
@@ -187,10 +198,10 @@ def _sniff(path: Path, text: str) -> str:
             break
     if path.suffix.lower() == ".csv":
         raise ChatFormatError(
-            f"{path.name}: unknown CSV header {first_line.strip()!r}; expected {_EXPECTED_HEADERS}"
+            f"{_name(path)}: unknown CSV header {first_line.strip()!r}; expected {_EXPECTED_HEADERS}"
         )
     raise ChatFormatError(
-        f"{path.name}: not a chat export: expected a CSV header ({_EXPECTED_HEADERS}), "
+        f"{_name(path)}: not a chat export: expected a CSV header ({_EXPECTED_HEADERS}), "
         "a MemoTrace TXT block ('YYYY-MM-DD HH:MM:SS name'), or JSON"
     )
 
@@ -234,11 +245,11 @@ def _require_header(path: Path, text: str, allowed: tuple[str, ...]) -> str:
         "pywxdump-csv": f"{','.join(PYWXDUMP_HEADER)} (or the older {','.join(PYWXDUMP_OLD_HEADER)})",
         "memotrace-csv": ",".join(MEMOTRACE_HEADER),
     }[allowed[0]]
-    raise ChatFormatError(f"{path.name}: header {','.join(cells)!r} is not {allowed[0]}; expected {expected}")
+    raise ChatFormatError(f"{_name(path)}: header {','.join(cells)!r} is not {allowed[0]}; expected {expected}")
 
 
 def _chat_name_from_file(path: Path) -> str:
-    stem = path.stem
+    stem = _stem(path)
     return stem[: -len("_utf8")] if stem.endswith("_utf8") else stem
 
 
@@ -251,6 +262,10 @@ def _finish(export: ChatExport, items: Iterable[ChatMessage | ChatProblem]) -> N
         if isinstance(item, ChatProblem):
             export.problems.append(item)
             continue
+        bad = _repair_text(item)
+        if bad:
+            export.problems.append(ChatProblem(
+                item.source_line, f"{', '.join(bad)} held invalid characters (lone surrogates); replaced with U+FFFD"))
         first = seen.get(item.source_id)
         if first is not None:
             same = (first.conversation, first.sender, first.sent_at, first.kind, first.text) == (
@@ -269,6 +284,18 @@ def _finish(export: ChatExport, items: Iterable[ChatMessage | ChatProblem]) -> N
         messages.append(item)
     export.messages = sorted(messages, key=lambda m: m.sent_at)
     export.problems.sort(key=lambda p: p.line)
+
+
+def _repair_text(message: ChatMessage) -> list[str]:
+    """Replace lone surrogates (JSON may escape one, "\\ud800"; no database stores it) in
+    the message's strings; returns the names of the fields that held any."""
+    bad = []
+    for name in ("text", "sender", "conversation", "source_id"):
+        value = getattr(message, name)
+        if has_lone_surrogates(value):
+            setattr(message, name, replace_lone_surrogates(value))
+            bad.append(name)
+    return bad
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -301,6 +328,19 @@ def parse_chat_time(value) -> datetime:
         except ValueError:
             continue
     raise ValueError(f"not a time: {text!r}")
+
+
+class UntrustedTime(ValueError):
+    """A readable time no message can have been sent at."""
+
+
+def trusted_chat_time(value) -> datetime:
+    """``parse_chat_time``, refusing a time before 1826 or after tomorrow (``UntrustedTime``)."""
+    when = parse_chat_time(value)
+    doubt = untrusted_date(when)
+    if doubt:
+        raise UntrustedTime(f"{doubt}; not trusted")
+    return when
 
 
 def _from_number(number: float) -> datetime:
@@ -424,7 +464,7 @@ def _pywxdump_message(line: int, f: dict[str, str], old: bool) -> ChatMessage:
     else:
         msg = f["msg"]
     try:
-        sent_at = parse_chat_time(f["CreateTime"])
+        sent_at = trusted_chat_time(f["CreateTime"])
     except ValueError as exc:
         raise _RowError(f"CreateTime: {exc}") from None
     is_me = _flag(f["is_sender"], "is_sender")
@@ -527,7 +567,7 @@ def _read_memotrace_csv(text: str, file_chat: str) -> Iterator[ChatMessage | Cha
     names = _memotrace_conversations(rows, file_chat)
     for line, f in rows:
         try:
-            out.append(_memotrace_message(line, f, names))
+            out.append(_memotrace_message(line, f, names, out))
         except _RowError as exc:
             out.append(ChatProblem(line, str(exc)))
     out.sort(key=lambda i: i.line if isinstance(i, ChatProblem) else i.source_line)
@@ -558,20 +598,25 @@ def _memotrace_conversations(rows: list[tuple[int, dict[str, str]]], file_chat: 
     return names
 
 
-def _memotrace_message(line: int, f: dict[str, str], names: dict[str, str]) -> ChatMessage:
+def _memotrace_message(line: int, f: dict[str, str], names: dict[str, str],
+                       warnings: list[ChatProblem]) -> ChatMessage:
     try:
         type_, sub = int(f["Type"].strip()), int(f["SubType"].strip() or 0)
     except ValueError:
         raise _RowError(f"Type/SubType {f['Type']!r}/{f['SubType']!r} are not numbers") from None
     sent_at = None
+    doubts = []
     for column in ("StrTime", "CreateTime"):
         try:
-            sent_at = parse_chat_time(f[column])
+            sent_at = trusted_chat_time(f[column])
             break
+        except UntrustedTime as exc:
+            doubts.append(f"{column}: {exc}")
         except ValueError:
             continue
     if sent_at is None:
-        raise _RowError(f"no time: StrTime {f['StrTime']!r}, CreateTime {f['CreateTime']!r}")
+        raise _RowError(f"no time: StrTime {f['StrTime']!r}, CreateTime {f['CreateTime']!r}"
+                        + (f" ({'; '.join(doubts)})" if doubts else ""))
     is_me = _flag(f["IsSender"], "IsSender")
     conversation = names[f["TalkerId"].strip()]
     sender = OWNER if is_me else (_author(f) or conversation)
@@ -586,6 +631,8 @@ def _memotrace_message(line: int, f: dict[str, str], names: dict[str, str]) -> C
             text = "[表情包]"  # MemoTrace's own word for it
     else:
         text = _message_text(kind, content)
+    for doubt in doubts:  # StrTime was not trusted, CreateTime was used
+        warnings.append(ChatProblem(line, f"{doubt}; CreateTime used"))
     return ChatMessage(
         conversation=conversation, sender=sender, is_me=is_me, sent_at=sent_at, kind=kind, text=text,
         source_id=f["localId"].strip() or f"line {line}", source_line=line,
@@ -610,7 +657,7 @@ def _txt_kind(content: str) -> str:
 
 
 def _read_memotrace_txt(text: str, path: Path, owner_names: Iterable[str]) -> list[ChatMessage | ChatProblem]:
-    stem = path.stem
+    stem = _stem(path)
     blocks: list[tuple[int, str, str, list[str]]] = []
     stray = 0
     previous_blank = True
@@ -627,7 +674,7 @@ def _read_memotrace_txt(text: str, path: Path, owner_names: Iterable[str]) -> li
     if stray:
         out.append(ChatProblem(stray, "text before the first 'YYYY-MM-DD HH:MM:SS name' line; skipped"))
     if not blocks:
-        raise ChatFormatError(f"{path.name}: no 'YYYY-MM-DD HH:MM:SS name' message headers found")
+        raise ChatFormatError(f"{_name(path)}: no 'YYYY-MM-DD HH:MM:SS name' message headers found")
     owners = _OWNER_NAMES | {n.strip() for n in owner_names if n.strip()}
     names = {name for _, _, name, _ in blocks}
     if not names & owners and len(names) == 2 and stem in names:
@@ -638,6 +685,10 @@ def _read_memotrace_txt(text: str, path: Path, owner_names: Iterable[str]) -> li
             sent_at = datetime.strptime(when, "%Y-%m-%d %H:%M:%S")
         except ValueError:
             out.append(ChatProblem(line, f"not a time: {when!r}"))
+            continue
+        doubt = untrusted_date(sent_at)
+        if doubt:
+            out.append(ChatProblem(line, f"time {doubt}; not trusted, message skipped"))
             continue
         if not content:
             out.append(ChatProblem(line, "message has no content"))
@@ -656,24 +707,24 @@ def _read_json(text: str, path: Path) -> list[ChatMessage | ChatProblem]:
     try:
         root = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ChatFormatError(f"{path.name}: not valid JSON: {exc}") from None
+        raise ChatFormatError(f"{_name(path)}: not valid JSON: {exc}") from None
     if isinstance(root, dict):
         messages = root.get("messages")
         if not isinstance(messages, list):
-            raise ChatFormatError(f'{path.name}: a JSON chat object needs a "messages" list')
+            raise ChatFormatError(f'{_name(path)}: a JSON chat object needs a "messages" list')
         default_conversation = root.get("conversation")
         owner = root.get("owner") or OWNER
     elif isinstance(root, list):
         messages, default_conversation, owner = root, None, OWNER
     else:
-        raise ChatFormatError(f'{path.name}: JSON chats are an object with "messages" or a list of messages')
+        raise ChatFormatError(f'{_name(path)}: JSON chats are an object with "messages" or a list of messages')
     lines = _element_lines(text, "messages" if isinstance(root, dict) else None)
     owners = {str(owner), OWNER}
     out: list[ChatMessage | ChatProblem] = []
     for n, raw in enumerate(messages):
         line = lines[n] if n < len(lines) else 1
         try:
-            out.append(_json_message(raw, line, default_conversation or path.stem, owners))
+            out.append(_json_message(raw, line, default_conversation or _stem(path), owners))
         except _RowError as exc:
             out.append(ChatProblem(line, str(exc)))
     return out
@@ -683,7 +734,7 @@ def _json_message(raw, line: int, default_conversation: str, owners: set[str]) -
     if not isinstance(raw, dict):
         raise _RowError("message is not a JSON object")
     try:
-        sent_at = parse_chat_time(raw.get("time", ""))
+        sent_at = trusted_chat_time(raw.get("time", ""))
     except ValueError as exc:
         raise _RowError(f"time: {exc}") from None
     sender = raw.get("sender")

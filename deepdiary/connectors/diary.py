@@ -25,13 +25,14 @@ and only a single over-long sentence is cut mid-way.
 
 from __future__ import annotations
 
-from deepdiary.connectors.files import iter_files
-
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from deepdiary.connectors.files import iter_files, untrusted_date
+from deepdiary.core.text import display_path
 
 DIARY_EXTENSIONS = {".md", ".markdown", ".txt"}
 NO_DATE = "no date found in front matter, headings or file name"
@@ -57,9 +58,9 @@ class DiaryFile:
     problems: list[str] = field(default_factory=list)
 
 
-def iter_diary_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Diary files under ``paths``: sorted, hidden entries skipped (see ``iter_files``)."""
-    return iter_files(paths, DIARY_EXTENSIONS)
+def iter_diary_files(paths: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[Path]:
+    """Diary files under ``paths``: sorted, hidden entries and ``skip`` folders left out (see ``iter_files``)."""
+    return iter_files(paths, DIARY_EXTENSIONS, skip)
 
 
 # ---------------------------------------------------------------- dates
@@ -130,8 +131,20 @@ def _date_value(value: str) -> datetime | None:
 
 
 def _file_name_date(path: Path) -> datetime | None:
-    found = find_date(path.stem, _DATE_PATTERNS + [_COMPACT_DATE])
+    found = find_date(display_path(path.stem), _DATE_PATTERNS + [_COMPACT_DATE])
     return found[0] if found else None
+
+
+def _trusted(when: datetime | None, where: str, problems: list[str], now: datetime | None) -> datetime | None:
+    """``when`` unless it is before 1826 or after tomorrow; then a problem says so and None
+    lets the next date source (heading, file name) speak."""
+    if when is None:
+        return None
+    doubt = untrusted_date(when, now)
+    if doubt:
+        problems.append(f"{where}: {doubt}; not trusted")
+        return None
+    return when
 
 
 # ---------------------------------------------------------------- structure
@@ -196,7 +209,8 @@ def _headings(body: list[str]) -> list[_Heading]:
 
 # ---------------------------------------------------------------- reading
 
-def read_diary(path: Path, max_chars: int = 800) -> DiaryFile:
+def read_diary(path: Path, max_chars: int = 800, now: datetime | None = None) -> DiaryFile:
+    """Read one diary file; ``now`` (default: the clock) bounds the dates it trusts."""
     path = Path(path)
     result = DiaryFile(path=path)
     data = path.read_bytes()
@@ -223,10 +237,13 @@ def read_diary(path: Path, max_chars: int = 800) -> DiaryFile:
             meta_date = _date_value(meta[key])
             if meta_date is None:
                 result.problems.append(f"front matter {key} {meta[key]!r} is not a date")
+            meta_date = _trusted(meta_date, f"front matter {key}", result.problems, now)
             break
     meta_title = next((meta[k].strip("'\"") for k in _FRONT_MATTER_TITLE_KEYS if meta.get(k)), None)
-    file_date = _file_name_date(path)
+    file_date = _trusted(_file_name_date(path), "file name", result.problems, now)
     headings = _headings(body)
+    for h in headings:
+        h.date = _trusted(h.date, f"line {first + h.index + 1} {h.text[:40]!r}", result.problems, now)
     dated = [h for h in headings if h.date]
 
     # (date, title, body line indexes) per entry

@@ -6,8 +6,6 @@ No ML and no catalogue here: ``read_photo`` turns one file into a ``PhotoRecord`
 
 from __future__ import annotations
 
-from deepdiary.connectors.files import iter_files
-
 import math
 import re
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from typing import Iterable, Iterator
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deepdiary.connectors.exif_check import exif_block, exif_problems
+from deepdiary.connectors.files import iter_files, untrusted_date
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif"}
 
@@ -74,9 +73,9 @@ class PhotoRecord:
     preview: Image.Image | None = field(default=None, repr=False)
 
 
-def iter_photo_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Photo files under ``paths``: sorted, hidden entries skipped (see ``iter_files``)."""
-    return iter_files(paths, PHOTO_EXTENSIONS)
+def iter_photo_files(paths: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[Path]:
+    """Photo files under ``paths``: sorted, hidden entries and ``skip`` folders left out (see ``iter_files``)."""
+    return iter_files(paths, PHOTO_EXTENSIONS, skip)
 
 
 def layout_of(width: int, height: int) -> str:
@@ -234,6 +233,11 @@ def _apply_exif(record: PhotoRecord, exif: Image.Exif, xmp: bytes | None = None)
                 record.warnings.append(f"{source}: {exc}")
                 continue
             if value is not None:
+                # A year 9999 or 1800 is a broken clock: the next source may know better.
+                doubt = untrusted_date(value)
+                if doubt:
+                    record.warnings.append(f"{source}: {doubt}; not trusted")
+                    continue
                 record.taken_at, record.date_source, record.tz_offset_min = value, source, offset
                 return
 
@@ -318,6 +322,9 @@ def read_photo(path: Path, preview_size: int = 512) -> PhotoRecord:
         record.taken_at = datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
         record.date_source = "file:mtime"
         record.warnings.append("no date in the metadata: the file's modification time is used")
+        doubt = untrusted_date(record.taken_at)
+        if doubt:  # nothing else to fall back on: keep it so the photo sorts somewhere, but say so
+            record.warnings.append(f"file:mtime: {doubt}")
     return record
 
 
