@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from deepdiary.core.errors import InvalidInput, NotFound
+from deepdiary.core.processes import job_alive
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -12,6 +13,7 @@ from deepdiary.memory.query import PlaceOut
 from deepdiary.memory.tables import (
     Category,
     Face,
+    IndexQueue,
     IngestError,
     ItemCategory,
     ItemStage,
@@ -113,6 +115,9 @@ def library_stats(session: Session) -> dict:
         .group_by(Place.country).order_by(func.count(Item.id).desc())
     ).all()
     last_job = session.exec(select(IngestJob).order_by(IngestJob.id.desc())).first()
+    last_status = last_job.status if last_job else None
+    if last_status == "running" and not job_alive(last_job.pid, last_job.hostname, last_job.started_at):
+        last_status = "interrupted"  # its process is gone: it will never finish
     return {
         "id": "library",
         "items": sum(by_kind.values()),
@@ -125,6 +130,8 @@ def library_stats(session: Session) -> dict:
         "top_cameras": [{"camera": c, "photos": n} for c, n in cameras],
         "countries": [{"country": c, "photos": n} for c, n in countries],
         "ingest_errors": session.exec(select(func.count()).select_from(IngestError).where(IngestError.severity == "error")).one(),
-        "last_job": {"id": last_job.id, "status": last_job.status, "added": last_job.added,
+        "last_job": {"id": last_job.id, "status": last_status, "added": last_job.added,
                      "failed": last_job.failed} if last_job else None,
+        # Stored but not yet searchable: a run was killed before indexing them, or is indexing now.
+        "pending_index": session.exec(select(func.count(func.distinct(IndexQueue.item_id)))).one(),
     }

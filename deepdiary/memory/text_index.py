@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 
 from deepdiary.memory.vectors import VectorIndex
 
@@ -32,6 +34,10 @@ COMMON_SHARE = 0.02
 MAX_TERMS = 8
 DENSE_WEIGHT = 0.2  # on LoCoMo, dense alone is weak (recall@5 0.13) but it bridges languages
 CONTEXT_WEIGHT = 0.35
+# Chroma inserts cost far less per vector in big batches (it allows up to 5,461 per call);
+# the embedder is called on slices of this size so progress moves while it works.
+VECTOR_BATCH = 4096
+EMBED_SLICE = 512
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[\u3400-\u9fff]+")
 _STOP = frozenset("""a an the and or but if of at by for with about against between into through during before
@@ -52,15 +58,20 @@ def _stemmer():
     return snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    # Snowball is pure Python and words repeat: caching the stem is most of indexing's speed.
+    return _stemmer().stemWord(word.replace("'", ""))
+
+
 def tokens(text: str) -> list[str]:
     """Index terms: stemmed English words without stop words, and Chinese character pairs."""
     out: list[str] = []
-    stem = _stemmer().stemWord
     for word in _WORD.findall(text.lower()):
         if "\u3400" <= word[0] <= "\u9fff":
             out.extend(word[i:i + 2] for i in range(max(1, len(word) - 1)))
         elif word not in _STOP:
-            out.append(stem(word.replace("'", "")))
+            out.append(_stem(word))
     return out
 
 
@@ -111,38 +122,96 @@ class TextIndex:
             self._con = con
         return self._con
 
-    def add(self, rows: list[IndexedText], batch: int = 256) -> None:
+    def add(self, rows: list[IndexedText], batch: int = VECTOR_BATCH,
+            progress: Callable[[int, int], None] | None = None) -> None:
+        """Write ``rows`` to both indexes (replacing what an item had); ``progress(done,
+        total)`` follows the embedding, the slow part."""
         if not rows:
             return
+        self.add_words(rows)
+        self.add_vectors(rows, batch, progress)
+
+    def add_words(self, rows: list[IndexedText]) -> None:
+        """The BM25 side: one transaction for all of ``rows``."""
         with self._lock:
             con = self.con
             ids = [r.item_id for r in rows]
-            marks = ",".join("?" * len(ids))
-            con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", ids)
+            present = self._present(ids)
+            if present:  # only when re-indexing: item_id is not indexed inside FTS5, so this scans
+                marks = ",".join("?" * len(present))
+                con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", present)
             con.executemany("INSERT INTO docs(body, context, item_id) VALUES (?, ?, ?)",
                             [(" ".join(tokens(r.text)), " ".join(tokens(r.context)), r.item_id) for r in rows])
             con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?, ?, ?, ?)",
                             [(r.item_id, r.time.timestamp() if r.time else None, r.sender.lower(),
                               r.conversation, r.kind) for r in rows])
             con.commit()
+
+    def add_vectors(self, rows: list[IndexedText], batch: int = VECTOR_BATCH,
+                    progress: Callable[[int, int], None] | None = None) -> None:
+        """The dense side: embedded in slices (for progress), written to Chroma in big batches."""
         rows = [r for r in rows if r.text.strip()]  # placeholders are filed, not embedded
-        for i in range(0, len(rows), batch):
-            chunk = rows[i:i + batch]
-            vecs = self.embedder.embed([r.text for r in chunk])
-            self.vectors.upsert(TEXTS, [r.item_id for r in chunk], vecs, [
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            vectors = []
+            for i in range(0, len(chunk), EMBED_SLICE):
+                vectors.append(self.embedder.embed([r.text for r in chunk[i:i + EMBED_SLICE]]))
+                if progress:
+                    progress(start + min(i + EMBED_SLICE, len(chunk)), len(rows))
+            self.vectors.upsert(TEXTS, [r.item_id for r in chunk], np.concatenate(vectors), [
                 {"t": r.time.timestamp() if r.time else 0.0, "sender": r.sender.lower(),
                  "conversation": r.conversation, "kind": r.kind, "source": r.source} for r in chunk])
+
+    def _present(self, ids: list[int]) -> list[int]:
+        """Which of ``ids`` the BM25 index holds."""
+        found: list[int] = []
+        for i in range(0, len(ids), 900):
+            part = ids[i:i + 900]
+            marks = ",".join("?" * len(part))
+            found += [j for (j,) in self.con.execute(f"SELECT item_id FROM meta WHERE item_id IN ({marks})", part)]
+        return found
+
+    def missing(self, rows: list[IndexedText]) -> list[IndexedText]:
+        """The rows either index lacks: no words yet, or (with text to embed) no vector."""
+        if not rows:
+            return []
+        with self._lock:
+            worded = set(self._present([r.item_id for r in rows]))
+        embedded = self._embedded([r.item_id for r in rows if r.text.strip()])
+        return [r for r in rows if r.item_id not in worded or (r.text.strip() and r.item_id not in embedded)]
+
+    def _embedded(self, ids: list[int]) -> set[int]:
+        """Which of ``ids`` have a vector."""
+        found: set[int] = set()
+        collection = self.vectors.collection(TEXTS)
+        for i in range(0, len(ids), VECTOR_BATCH):
+            found |= {int(j) for j in collection.get(ids=[str(j) for j in ids[i:i + VECTOR_BATCH]], include=[])["ids"]}
+        return found
 
     def indexed_ids(self) -> set[int]:
         return {i for (i,) in self.con.execute("SELECT item_id FROM meta")}
 
     def remove(self, ids: list[int]) -> None:
+        if not ids:
+            return
         with self._lock:
-            marks = ",".join("?" * len(ids))
-            self.con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", ids)
-            self.con.execute(f"DELETE FROM meta WHERE item_id IN ({marks})", ids)
+            for i in range(0, len(ids), 900):
+                part = ids[i:i + 900]
+                marks = ",".join("?" * len(part))
+                self.con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", part)
+                self.con.execute(f"DELETE FROM meta WHERE item_id IN ({marks})", part)
             self.con.commit()
         self.vectors.delete(TEXTS, ids)
+
+    def clear(self) -> None:
+        """Drop every entry of both indexes (``reindex`` then writes them anew)."""
+        with self._lock:
+            self.con.execute("DELETE FROM docs")
+            self.con.execute("DELETE FROM meta")
+            self.con.commit()
+        client = self.vectors.client
+        if TEXTS in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+            client.delete_collection(TEXTS)
 
     def _meta_where(self, f: TextFilter) -> tuple[str, list]:
         clauses, args = [], []

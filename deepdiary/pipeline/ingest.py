@@ -3,7 +3,11 @@
 Each file is committed on its own, after its blob and thumbnail are written through
 atomic renames, so a run killed at any point leaves a consistent library, and running
 again picks up where it stopped. A file already known by path, size and mtime is skipped
-without being read; a renamed copy (same sha256) only gains a path.
+without being read; a renamed copy (same sha256) only gains a path. A photo another
+ingest stores while this one runs is "already in the library", not a failure.
+
+The library's own folder is never walked, wherever it sits. A file name that is not
+UTF-8 is stored under its ``path_key`` and titled with ``display_path``.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from deepdiary.connectors.photos import PhotoReadError, iter_photo_files, read_photo
+from deepdiary.core.text import display_path, path_key
 from deepdiary.memory.blobs import cid_v1, sha256_file
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import (
@@ -25,7 +31,7 @@ from deepdiary.memory.tables import (
 )
 from deepdiary.pipeline.colours import dominant_colours
 from deepdiary.pipeline.geocode import ReverseGeocoder, default_geocoder
-from deepdiary.pipeline.jobs import FileProblem, IngestReport, JobRecorder
+from deepdiary.pipeline.jobs import FileProblem, IngestReport, JobRecorder, PhaseProgress
 
 Progress = Callable[[int, int, Path], None]
 
@@ -42,25 +48,29 @@ class PhotoIngester:
             self._geocoder = default_geocoder()
         return self._geocoder
 
-    def run(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
+    def run(self, paths: Iterable[Path], progress: Progress | None = None,
+            phase_progress: PhaseProgress | None = None) -> IngestReport:
+        """Ingest photo files and folders (never the library's own folder)."""
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_photo_files([p for p in roots if p.exists()]))
+        files = list(iter_photo_files([p for p in roots if p.exists()], skip=[self.settings.library_dir]))
         self._sweep_temp_files()
-        self.job = JobRecorder(self.library, "photos", roots, len(files))
-        report = self.job.report
-        for path in roots:
-            if not path.exists():
-                self.job.problem_now(str(path), "error", "path does not exist")
-                report.failed += 1
-        for done, path in enumerate(files, 1):
-            try:
-                self._ingest_one(path, report)
-            except Exception as exc:  # one bad file must never stop the run
-                self.job.problem_now(str(path), "error", f"{type(exc).__name__}: {exc}")
-                report.failed += 1
-            if progress:
-                progress(done, len(files), path)
-        return self.job.finish()
+        with JobRecorder(self.library, "photos", roots, len(files), phase_progress) as job:
+            self.job = job
+            report = job.report
+            for path in roots:
+                if not path.exists():
+                    job.problem_now(path, "error", "path does not exist")
+                    report.failed += 1
+            for done, path in enumerate(files, 1):
+                try:
+                    self._ingest_one(path, report)
+                except Exception as exc:  # one bad file must never stop the run
+                    job.problem_now(path, "error", f"{type(exc).__name__}: {exc}")
+                    report.failed += 1
+                job.phase("store", done, len(files))
+                if progress:
+                    progress(done, len(files), path)
+            return job.finish()
 
     def _sweep_temp_files(self) -> None:
         root = self.library.blobs.root
@@ -69,7 +79,7 @@ class PhotoIngester:
                 tmp.unlink(missing_ok=True)
 
     def _ingest_one(self, path: Path, report: IngestReport) -> None:
-        key = str(path)
+        key = path_key(path)
         stat = path.stat()
         with self.library.session() as s:
             known = s.exec(select(ItemPath).where(ItemPath.path == key)).first()
@@ -77,28 +87,59 @@ class PhotoIngester:
                 report.unchanged += 1
                 return
         digest = sha256_file(path)
-        with self.library.session() as s:
-            existing = s.exec(select(Item).where(Item.sha256 == digest)).first()
-            if existing is not None:
-                known = s.exec(select(ItemPath).where(ItemPath.path == key)).first() or ItemPath(path=key, item_id=existing.id, size=0, mtime_ns=0)
-                was_linked = known.item_id == existing.id and known.id is not None
-                known.item_id, known.size, known.mtime_ns = existing.id, stat.st_size, stat.st_mtime_ns
-                s.add(known)
-                if was_linked:
-                    report.unchanged += 1
-                else:
-                    report.linked += 1
-                return
+        if self._link_if_stored(key, stat, digest, report):
+            return
         try:
             record = read_photo(path, preview_size=self.settings.thumbnail_size)
         except PhotoReadError as exc:
-            self.job.problem_now(key, "error", str(exc))
+            self.job.problem_now(path, "error", str(exc))
             report.failed += 1
             return
-
-        ext = path.suffix.lower()
-        self.library.blobs.put_file(path, digest, ext, copy=self.settings.copy_originals)
+        self.library.blobs.put_file(path, digest, path.suffix.lower(), copy=self.settings.copy_originals)
         self.library.blobs.put_thumbnail(digest, record.preview)
+        for attempt in range(2):
+            try:
+                self._store(path, key, stat, digest, record, report)
+                return
+            except IntegrityError:
+                # Another ingest running at the same time stored this photo after we
+                # looked; our transaction rolled back whole. Its blobs are the same bytes
+                # under the same name, so only the path is left to link.
+                if self._link_if_stored(key, stat, digest, report, concurrent=True):
+                    return
+                if attempt:
+                    raise
+                # Else it created a row we wanted too (the same new place): try once more.
+
+    def _link_if_stored(self, key: str, stat, digest: str, report: IngestReport, concurrent: bool = False) -> bool:
+        """When the content is already stored, record this path for it (a renamed copy is
+        "linked", a known path "unchanged"); False when the content is new."""
+        for attempt in range(2):
+            try:
+                with self.library.session() as s:
+                    existing = s.exec(select(Item).where(Item.sha256 == digest)).first()
+                    if existing is None:
+                        return False
+                    known = s.exec(select(ItemPath).where(ItemPath.path == key)).first() or ItemPath(
+                        path=key, item_id=existing.id, size=0, mtime_ns=0)
+                    was_linked = known.item_id == existing.id and known.id is not None
+                    known.item_id, known.size, known.mtime_ns = existing.id, stat.st_size, stat.st_mtime_ns
+                    s.add(known)
+                break
+            except IntegrityError:  # the same path linked by a concurrent ingest: look again
+                if attempt:
+                    raise
+                concurrent = True
+        if was_linked or concurrent:
+            report.unchanged += 1
+            if concurrent:
+                report.problems.append(FileProblem(key, "info", "already in the library (stored by another ingest "
+                                                                "running at the same time)"))
+        else:
+            report.linked += 1
+        return True
+
+    def _store(self, path: Path, key: str, stat, digest: str, record, report: IngestReport) -> None:
         colours = dominant_colours(
             record.preview, sample_size=self.settings.colour_sample_size, min_share=self.settings.colour_min_share
         )
@@ -109,7 +150,7 @@ class PhotoIngester:
                 sha256=digest,
                 cid=cid_v1(digest),
                 size=record.size,
-                ext=ext,
+                ext=path.suffix.lower(),
                 taken_at=record.taken_at,
                 tz_offset_min=record.tz_offset_min,
                 date_source=record.date_source,
@@ -118,7 +159,7 @@ class PhotoIngester:
                 alt=record.alt,
                 gps_source="exif" if record.lat is not None else None,
                 place_id=place_id,
-                title=path.name,
+                title=display_path(path.name),
             )
             s.add(item)
             s.flush()
@@ -143,10 +184,9 @@ class PhotoIngester:
                 known = ItemPath(path=key, item_id=item.id, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
             known.item_id, known.size, known.mtime_ns = item.id, stat.st_size, stat.st_mtime_ns
             s.add(known)
-            for warning in record.warnings:
-                self.job.problem(s, key, "warning", warning)
+            problems = [self.job.problem(s, path, "warning", warning) for warning in record.warnings]
         # Counted only once the transaction has committed.
-        report.problems.extend(FileProblem(key, "warning", w) for w in record.warnings)
+        report.problems.extend(problems)
         report.added += 1
         report.item_ids.append(item.id)
 

@@ -1,16 +1,39 @@
-"""Ingest jobs: one row per run with its counts, and every problem file with its reason."""
+"""Ingest jobs: one row per run with its counts, and every problem file with its reason.
+
+A job records the process running it (pid and host name). A job left "running" whose
+process is gone (killed, crashed) is interrupted: the next job marks it so, and listings
+show it so at once. A job another live process is running is left alone, so two
+ingests at the same time do not mark each other interrupted.
+
+Paths are recorded under their ``path_key`` and reasons through ``display_text``, so a
+file name that is not UTF-8, or an error message quoting one, is stored and shown
+instead of crashing the run that reports it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Callable
 
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import Session, select
 
+from deepdiary.core.processes import job_alive, this_host
+from deepdiary.core.text import display_text, path_key
 from deepdiary.memory.library import Library
-from deepdiary.memory.tables import IngestError, IngestJob
+from deepdiary.memory.tables import IndexQueue, IngestError, IngestJob
+
+# (phase, done, total): phases are "read", "store", "embed" and "index"; total is None
+# while unknown. deepdiary.core.progress.ProgressFn fits (its label is optional).
+PhaseProgress = Callable[[str, int, "int | None"], None]
+
+# Jobs this process has open: a "running" job with our own pid that is not among them
+# was left behind by a run that raised, and is as dead as a killed one.
+_OPEN_JOBS: set[int] = set()
 
 
 @dataclass
@@ -31,6 +54,9 @@ class IngestReport:
     failed: int = 0
     item_ids: list[int] = field(default_factory=list)
     problems: list[FileProblem] = field(default_factory=list)
+    # Items stored but not yet searchable when the run ended (the index could not catch
+    # up); left out of as_dict, whose keys the CLI prints as they always were.
+    pending_index: int = 0
 
     @property
     def warned(self) -> int:
@@ -44,34 +70,158 @@ class IngestReport:
         }
 
 
-class JobRecorder:
-    """Opens a job (marking any job a killed run left "running" as interrupted) and closes it."""
+def job_running(job: IngestJob) -> bool:
+    """Whether a job's status is "running" and its process is still at it."""
+    if job.status != "running":
+        return False
+    if job.pid == os.getpid() and job.hostname == this_host():
+        return job.id in _OPEN_JOBS
+    return job_alive(job.pid, job.hostname, job.started_at)
 
-    def __init__(self, library: Library, kind: str, roots: list[Path], total: int):
+
+def shown_status(job: IngestJob) -> str:
+    """The status to show: a "running" job whose process is gone is "interrupted"."""
+    if job.status == "running" and not job_running(job):
+        return "interrupted"
+    return job.status
+
+
+def interrupt_dead_jobs(session: Session) -> list[int]:
+    """Mark every "running" job whose process is gone as interrupted; their ids."""
+    dead = []
+    for job in session.exec(select(IngestJob).where(IngestJob.status == "running")):
+        if not job_running(job):
+            job.status = "interrupted"
+            session.add(job)
+            dead.append(job.id)
+    return dead
+
+
+class JobRecorder:
+    """Opens a job (marking jobs whose process died as interrupted), records problems,
+    and closes it once what it stored is searchable.
+
+    Use it as a context manager: a run that raises leaves its job "failed" with the error
+    recorded, not "running" forever.
+    """
+
+    def __init__(self, library: Library, kind: str, roots: list[Path], total: int,
+                 phase_progress: PhaseProgress | None = None):
         self.library = library
+        self.phase_progress = phase_progress
         with library.session() as s:
-            for stale in s.exec(select(IngestJob).where(IngestJob.status == "running")):
-                stale.status = "interrupted"
-                s.add(stale)
-            job = IngestJob(kind=kind, roots=json.dumps([str(p) for p in roots]), total=total)
+            interrupt_dead_jobs(s)
+            job = IngestJob(kind=kind, roots=json.dumps([path_key(p) for p in roots]), total=total,
+                            pid=os.getpid(), hostname=this_host())
             s.add(job)
             s.flush()
             self.report = IngestReport(job_id=job.id, kind=kind, total=total)
+        _OPEN_JOBS.add(self.report.job_id)
 
-    def problem(self, session, path: str, severity: str, reason: str) -> None:
+    def __enter__(self) -> "JobRecorder":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is not None and self.report.job_id in _OPEN_JOBS:
+            self._close("failed", f"{type(exc).__name__}: {exc}")
+
+    @property
+    def job_id(self) -> int:
+        return self.report.job_id
+
+    def problem(self, session, path: str | Path, severity: str, reason: str) -> FileProblem:
         """Record a problem inside the caller's transaction; it counts once that commits."""
-        session.add(IngestError(job_id=self.report.job_id, path=path, severity=severity, reason=reason))
+        found = FileProblem(path_key(path), severity, display_text(str(reason)))
+        session.add(IngestError(job_id=self.report.job_id, path=found.path, severity=severity, reason=found.reason))
+        return found
 
-    def problem_now(self, path: str, severity: str, reason: str) -> None:
+    def problem_now(self, path: str | Path, severity: str, reason: str) -> None:
         with self.library.session() as s:
-            self.problem(s, path, severity, reason)
-        self.report.problems.append(FileProblem(path, severity, reason))
+            found = self.problem(s, path, severity, reason)
+        self.report.problems.append(found)
+
+    def problems_now(self, path: str | Path, severity: str, reasons: list[str]) -> None:
+        """Record many problems of one file in one transaction (a broken export may have thousands)."""
+        if not reasons:
+            return
+        with self.library.session() as s:
+            found = [self.problem(s, path, severity, r) for r in reasons]
+        self.report.problems.extend(found)
+
+    def phase(self, phase: str, done: int, total: int | None) -> None:
+        if self.phase_progress is not None:
+            self.phase_progress(phase, done, total)
 
     def finish(self) -> IngestReport:
+        """Bring the search index up to date (this run's items and any a killed run left),
+        then close the job as done."""
+        self._catch_up_index()
+        self._close("done")
+        return self.report
+
+    def _catch_up_index(self) -> None:
+        from deepdiary.pipeline.indexing import drain_index_queue, pending_index
+
+        try:
+            drain_index_queue(self.library, self.phase_progress)
+        except Exception as exc:  # items stay queued; the next run or `reindex` resumes
+            with self.library.session() as s:
+                left = pending_index(s)
+            self.problem_now(self.library.settings.library_dir, "warning",
+                             f"search index not brought up to date ({type(exc).__name__}: {exc}); "
+                             f"{left} item(s) wait for the next ingest or reindex")
+        with self.library.session() as s:
+            self.report.pending_index = pending_index(s)
+
+    def _close(self, status: str, error: str | None = None) -> None:
         with self.library.session() as s:
             job = s.get(IngestJob, self.report.job_id)
-            job.status, job.finished_at = "done", datetime.now(UTC)
+            job.status, job.finished_at = status, datetime.now(UTC)
             for key in ("added", "linked", "unchanged", "failed"):
                 setattr(job, key, getattr(self.report, key))
             s.add(job)
-        return self.report
+            if error:
+                self.report.problems.append(self.problem(s, self.library.settings.library_dir, "error", error))
+        _OPEN_JOBS.discard(self.report.job_id)
+
+
+def _iso(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+
+
+def list_jobs(session: Session, limit: int = 20) -> list[dict]:
+    """The newest ``limit`` jobs, newest first, as plain dicts.
+
+    Each has id, kind, status ("interrupted" for a running job whose process is gone),
+    roots, the counts (total, added, linked, unchanged, failed, errors, warnings),
+    started_at and finished_at (ISO 8601, UTC), pid, hostname, and pending: how many of
+    the items it stored are not yet searchable.
+    """
+    jobs = session.exec(select(IngestJob).order_by(IngestJob.id.desc()).limit(limit)).all()
+    ids = [j.id for j in jobs]
+    pending = dict(session.exec(
+        select(IndexQueue.job_id, func.count(func.distinct(IndexQueue.item_id)))
+        .where(IndexQueue.job_id.in_(ids)).group_by(IndexQueue.job_id)).all()) if ids else {}
+    problems: dict[tuple[int, str], int] = {}
+    if ids:
+        for job_id, severity, n in session.exec(
+                select(IngestError.job_id, IngestError.severity, func.count())
+                .where(IngestError.job_id.in_(ids)).group_by(IngestError.job_id, IngestError.severity)):
+            problems[(job_id, severity)] = n
+    return [{
+        "id": j.id, "kind": j.kind, "status": shown_status(j), "roots": _roots(j.roots),
+        "total": j.total, "added": j.added, "linked": j.linked, "unchanged": j.unchanged, "failed": j.failed,
+        "errors": problems.get((j.id, "error"), 0), "warnings": problems.get((j.id, "warning"), 0),
+        "started_at": _iso(j.started_at), "finished_at": _iso(j.finished_at),
+        "pid": j.pid, "hostname": j.hostname, "pending": pending.get(j.id, 0),
+    } for j in jobs]
+
+
+def _roots(raw: str) -> list[str]:
+    try:
+        roots = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [display_text(r) for r in roots if isinstance(r, str)]

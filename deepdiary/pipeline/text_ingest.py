@@ -3,7 +3,12 @@
 Each file is one transaction. Chat messages carry a dedupe key, so re-importing an
 overlapping export adds only the new messages; a diary file is re-read as a whole
 (entries edited since are replaced); a track file's tracks and visits are replaced.
-The text index is derived: after every run, any message or diary chunk it lacks is added.
+The text index is derived: the transaction that stores a message or diary chunk also
+queues it for the index, and every run ends by draining that queue (see
+``deepdiary.pipeline.indexing``), so a run killed in between is caught up by the next.
+
+A file whose name is not UTF-8 is recorded under its ``path_key``; a file that cannot be
+stored (even a database error) is reported and rolled back alone, and the run goes on.
 """
 
 from __future__ import annotations
@@ -15,20 +20,22 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from deepdiary.core.text import path_key
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import (
     ChatMeta, Conversation, DiaryMeta, Item, Person, Track, TrackPointRow, Visit,
 )
-from deepdiary.memory.text_index import IndexedText
 from deepdiary.pipeline.geocode import default_geocoder
+from deepdiary.pipeline.indexing import queue_for_index
 from deepdiary.pipeline.ingest import place_id_for
-from deepdiary.pipeline.jobs import IngestReport, JobRecorder
+from deepdiary.pipeline.jobs import IngestReport, JobRecorder, PhaseProgress
 
 Progress = Callable[[int, int, Path], None]
-# Placeholders of these kinds say nothing a question could match.
-UNINDEXED_KINDS = {"image", "sticker", "voice", "video", "call"}
+# Items written per INSERT while storing a file (and how often storing reports progress).
+STORE_BATCH = 5000
 
 
 def _key(*parts) -> str:
@@ -50,178 +57,209 @@ class ChatIngester:
         self.library = library
         self.owner = library.settings.owner_name
 
-    def run(self, paths: Iterable[Path], fmt: str = "auto", progress: Progress | None = None) -> IngestReport:
-        from deepdiary.connectors.chats import ChatFormatError, iter_chat_files, read_chats
+    def run(self, paths: Iterable[Path], fmt: str = "auto", progress: Progress | None = None,
+            phase_progress: PhaseProgress | None = None) -> IngestReport:
+        """Import chat exports; ``phase_progress(phase, done, total)`` follows reading
+        (files), storing (messages) and embedding and indexing (messages)."""
+        from deepdiary.connectors.chats import iter_chat_files
 
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_chat_files([p for p in roots if p.exists()]))
-        job = JobRecorder(self.library, "chats", roots, len(files))
-        report = job.report
-        for p in roots:
-            if not p.exists():
-                job.problem_now(str(p), "error", "path does not exist")
-                report.failed += 1
-        for n, path in enumerate(files, 1):
-            try:
-                export = read_chats(path, fmt)
-            except ChatFormatError as exc:
-                job.problem_now(str(path), "error", str(exc))
-                report.failed += 1
-                continue
-            except Exception as exc:  # a hostile file must not stop the run
-                job.problem_now(str(path), "error", f"{type(exc).__name__}: {exc}")
-                report.failed += 1
-                continue
-            for prob in export.problems:
-                job.problem_now(str(path), "warning", f"line {prob.line}: {prob.reason}")
-            if not export.messages:
-                job.problem_now(str(path), "error", f"no messages could be read as {export.format}")
-                report.failed += 1
-                continue
-            self._store(path, export.messages, report)
-            if progress:
-                progress(n, len(files), path)
-        sync_text_index(self.library)
-        return job.finish()
+        files = list(iter_chat_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir]))
+        with JobRecorder(self.library, "chats", roots, len(files), phase_progress) as job:
+            _report_missing(job, roots)
+            for n, path in enumerate(files, 1):
+                self._ingest_file(job, path, fmt, n, len(files))
+                if progress:
+                    progress(n, len(files), path)
+            return job.finish()
 
-    def _store(self, path: Path, messages, report: IngestReport) -> None:
+    def _ingest_file(self, job: JobRecorder, path: Path, fmt: str, n: int, files: int) -> None:
+        from deepdiary.connectors.chats import ChatFormatError, read_chats
+
+        try:
+            export = read_chats(path, fmt)
+        except ChatFormatError as exc:
+            _failed(job, path, str(exc))
+            return
+        except Exception as exc:  # a hostile file must not stop the run
+            _failed(job, path, f"{type(exc).__name__}: {exc}")
+            return
+        job.phase("read", n, files)
+        job.problems_now(path, "warning", [f"line {p.line}: {p.reason}" for p in export.problems])
+        if not export.messages:
+            _failed(job, path, f"no messages could be read as {export.format}")
+            return
+        _store_file(job, path, lambda: self._store(job, path, export.messages))
+
+    def _store(self, job: JobRecorder, path: Path, messages) -> None:
+        source = path_key(path)
+        keys = _dedupe_keys(messages)
         with self.library.session() as s:
-            names = people_by_name(s)
-            convs = {c.name: c for c in s.exec(select(Conversation))}
-            seen: Counter = Counter()
-            keys = []
-            for m in messages:
-                if m.source_id.startswith("line "):
-                    # Line numbers shift between overlapping exports; content does not.
-                    base = (m.conversation, m.sender, m.sent_at.isoformat(), m.text)
-                    seen[base] += 1
-                    keys.append(_key(*base, seen[base]))
-                else:
-                    keys.append(_key(m.conversation, m.source_id))
-            existing = set()
-            for i in range(0, len(keys), 900):
-                existing |= set(s.exec(select(ChatMeta.dedupe_key).where(ChatMeta.dedupe_key.in_(keys[i:i + 900]))))
-            added = 0
+            existing = _known_keys(s, ChatMeta.dedupe_key, keys)
+            new = []
             for m, key in zip(messages, keys):
-                if key in existing:
-                    report.unchanged += 1
-                    continue
-                existing.add(key)
-                conv = convs.get(m.conversation)
-                if conv is None:
-                    conv = Conversation(name=m.conversation, person_id=names.get(m.conversation.lower()))
-                    s.add(conv)
-                    s.flush()
-                    convs[conv.name] = conv
-                sender = self.owner if m.is_me else m.sender
-                item = Item(kind="message", taken_at=m.sent_at, text=m.text, title=None)
-                s.add(item)
+                if key not in existing:
+                    existing.add(key)
+                    new.append((m, key))
+            conversations = self._conversations(s, {m.conversation for m, _ in new})
+            names = people_by_name(s)
+            ids = []
+            for start in range(0, len(new), STORE_BATCH):
+                part = new[start:start + STORE_BATCH]
+                items = [Item(kind="message", taken_at=m.sent_at, text=m.text, title=None) for m, _ in part]
+                s.add_all(items)
+                s.flush()  # one INSERT for the batch; ids come back in order
+                for (m, key), item in zip(part, items):
+                    sender = self.owner if m.is_me else m.sender
+                    s.add(ChatMeta(item_id=item.id, conversation_id=conversations[m.conversation], sender=sender,
+                                   sender_person_id=names.get(sender.lower()), is_me=m.is_me, msg_kind=m.kind,
+                                   source_file=source, source_line=m.source_line, source_id=m.source_id,
+                                   dedupe_key=key))
                 s.flush()
-                s.add(ChatMeta(item_id=item.id, conversation_id=conv.id, sender=sender,
-                               sender_person_id=names.get(sender.lower()), is_me=m.is_me, msg_kind=m.kind,
-                               source_file=str(path), source_line=m.source_line, source_id=m.source_id,
-                               dedupe_key=key))
-                added += 1
-                report.item_ids.append(item.id)
-        report.added += added
+                ids += [item.id for item in items]
+                job.phase("store", len(ids), len(new))
+            queue_for_index(s, ids, job.job_id)
+        # Counted only once the transaction has committed.
+        job.report.added += len(ids)
+        job.report.unchanged += len(messages) - len(ids)
+        job.report.item_ids.extend(ids)
+
+    @staticmethod
+    def _conversations(s: Session, wanted: set[str]) -> dict[str, int]:
+        """Conversation name -> id, creating those not yet stored."""
+        convs = {c.name: c.id for c in s.exec(select(Conversation))}
+        missing = sorted(wanted - set(convs))
+        if missing:
+            names = people_by_name(s)
+            rows = [Conversation(name=n, person_id=names.get(n.lower())) for n in missing]
+            s.add_all(rows)
+            s.flush()
+            convs.update({c.name: c.id for c in rows})
+        return convs
+
+
+def _dedupe_keys(messages) -> list[str]:
+    """A key per message that finds it again in an overlapping export."""
+    seen: Counter = Counter()
+    keys = []
+    for m in messages:
+        if m.source_id.startswith("line "):
+            # Line numbers shift between overlapping exports; content does not.
+            base = (m.conversation, m.sender, m.sent_at.isoformat(), m.text)
+            seen[base] += 1
+            keys.append(_key(*base, seen[base]))
+        else:
+            keys.append(_key(m.conversation, m.source_id))
+    return keys
+
+
+def _known_keys(s: Session, column, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), 900):
+        found |= set(s.exec(select(column).where(column.in_(keys[i:i + 900]))))
+    return found
+
+
+def _report_missing(job: JobRecorder, roots: list[Path]) -> None:
+    for root in roots:
+        if not root.exists():
+            _failed(job, root, "path does not exist")
+
+
+def _failed(job: JobRecorder, path: Path, reason: str) -> None:
+    job.problem_now(path, "error", reason)
+    job.report.failed += 1
+
+
+def _store_file(job: JobRecorder, path: Path, store: Callable[[], None]) -> None:
+    """Run a file's store transaction; a failure rolls back that file only.
+
+    An IntegrityError means another ingest, running at the same time, stored some of
+    the same rows after this one looked: looking again sees them as already there.
+    """
+    for attempt in range(2):
+        try:
+            store()
+            return
+        except IntegrityError as exc:
+            if attempt == 0:
+                continue
+            _failed(job, path, f"could not store: {exc.orig if exc.orig is not None else exc}")
+        except Exception as exc:  # the next files still go in
+            _failed(job, path, f"could not store: {type(exc).__name__}: {exc}")
+            return
 
 
 class DiaryIngester:
     def __init__(self, library: Library):
         self.library = library
 
-    def run(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
-        from deepdiary.connectors.diary import iter_diary_files, read_diary
+    def run(self, paths: Iterable[Path], progress: Progress | None = None,
+            phase_progress: PhaseProgress | None = None) -> IngestReport:
+        """Import diary files; ``phase_progress(phase, done, total)`` follows reading
+        (files), storing (chunks) and embedding and indexing (chunks)."""
+        from deepdiary.connectors.diary import iter_diary_files
 
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_diary_files([p for p in roots if p.exists()]))
-        job = JobRecorder(self.library, "diary", roots, len(files))
-        report = job.report
-        for n, path in enumerate(files, 1):
-            try:
-                diary = read_diary(path)
-            except Exception as exc:
-                job.problem_now(str(path), "error", f"{type(exc).__name__}: {exc}")
-                report.failed += 1
-                continue
-            for prob in diary.problems:
-                job.problem_now(str(path), "warning" if diary.chunks else "error", prob)
-            if not diary.chunks:
-                report.failed += 1
-                continue
-            with self.library.session() as s:
-                old = {d.dedupe_key: d.item_id for d in s.exec(select(DiaryMeta).where(DiaryMeta.source_file == str(path)))}
-                keep = set()
-                for c in diary.chunks:
-                    key = _key(path, c.entry_date.isoformat(), c.chunk_index, c.text)
-                    keep.add(key)
-                    if key in old:
-                        report.unchanged += 1
-                        continue
-                    item = Item(kind="diary", taken_at=c.entry_date, title=c.title, text=c.text)
-                    s.add(item)
-                    s.flush()
-                    s.add(DiaryMeta(item_id=item.id, source_file=str(path), source_line=c.source_line,
-                                    chunk_index=c.chunk_index, dedupe_key=key))
-                    report.added += 1
-                    report.item_ids.append(item.id)
-                gone = [i for k, i in old.items() if k not in keep]
-                if gone:  # edited or removed since the last import
-                    s.exec(delete(DiaryMeta).where(DiaryMeta.item_id.in_(gone)))
-                    s.exec(delete(Item).where(Item.id.in_(gone)))
-            if gone:
-                self.library.text_index.remove(gone)
-            if progress:
-                progress(n, len(files), path)
-        sync_text_index(self.library)
-        return job.finish()
+        files = list(iter_diary_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir]))
+        with JobRecorder(self.library, "diary", roots, len(files), phase_progress) as job:
+            _report_missing(job, roots)
+            for n, path in enumerate(files, 1):
+                self._ingest_file(job, path, n, len(files))
+                if progress:
+                    progress(n, len(files), path)
+            return job.finish()
 
+    def _ingest_file(self, job: JobRecorder, path: Path, n: int, files: int) -> None:
+        from deepdiary.connectors.diary import read_diary
 
-def sync_text_index(library: Library, batch: int = 2000) -> int:
-    """Index every message and diary chunk the text index lacks. Returns how many."""
-    index = library.text_index
-    have = index.indexed_ids()
-    added = 0
-    with library.session() as s:
-        ids = [i for i in s.exec(select(Item.id).where(Item.kind.in_(["message", "diary"])).order_by(Item.id))
-               if i not in have]
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
-        with library.session() as s:
-            rows = _indexed_rows(s, chunk, library.settings.owner_name)
-        index.add(rows)
-        added += len(rows)
-    return added
+        try:
+            diary = read_diary(path)
+        except Exception as exc:
+            _failed(job, path, f"{type(exc).__name__}: {exc}")
+            return
+        job.phase("read", n, files)
+        job.problems_now(path, "warning" if diary.chunks else "error", diary.problems)
+        if not diary.chunks:
+            job.report.failed += 1
+            return
+        _store_file(job, path, lambda: self._store(job, path, diary.chunks))
 
-
-def _indexed_rows(s: Session, ids: list[int], owner: str) -> list[IndexedText]:
-    items = {i.id: i for i in s.exec(select(Item).where(Item.id.in_(ids)))}
-    chats = {c.item_id: c for c in s.exec(select(ChatMeta).where(ChatMeta.item_id.in_(ids)))}
-    diaries = {d.item_id: d for d in s.exec(select(DiaryMeta).where(DiaryMeta.item_id.in_(ids)))}
-    convs = {c.id: c.name for c in s.exec(select(Conversation))}
-    # Messages are stored in export order, so a message's neighbours are the ids beside it
-    # in the same conversation; one query fetches them for the whole batch.
-    around = {i: (conv, text) for i, conv, text in s.exec(
-        select(Item.id, ChatMeta.conversation_id, Item.text).join(ChatMeta, ChatMeta.item_id == Item.id)
-        .where(Item.id.in_({j for i in chats for j in (i - 1, i + 1)})))} if chats else {}
-    rows = []
-    for item_id in ids:
-        item = items[item_id]
-        if item.kind == "diary":
-            d = diaries[item_id]
-            rows.append(IndexedText(item_id, (item.title + "\n" if item.title else "") + (item.text or ""), "",
-                                    item.taken_at, owner, "diary", "diary", f"{d.source_file}:{d.source_line}"))
-            continue
-        meta = chats[item_id]
-        if meta.msg_kind in UNINDEXED_KINDS or not item.text:
-            rows.append(IndexedText(item_id, "", "", item.taken_at, meta.sender, convs[meta.conversation_id], "message"))
-            continue
-        neighbours = [around[j][1] for j in (item_id - 1, item_id + 1)
-                      if j in around and around[j][0] == meta.conversation_id and around[j][1]]
-        rows.append(IndexedText(item_id, item.text, " ".join(neighbours), item.taken_at,
-                                meta.sender, convs[meta.conversation_id], "message",
-                                f"{meta.source_file}:{meta.source_line}#{meta.source_id}"))
-    return rows
+    def _store(self, job: JobRecorder, path: Path, chunks) -> None:
+        """Add the file's new entries and drop the ones edited away, in one transaction."""
+        source = path_key(path)
+        with self.library.session() as s:
+            old = {d.dedupe_key: d.item_id for d in s.exec(select(DiaryMeta).where(DiaryMeta.source_file == source))}
+            keep, new, repeats = set(), [], 0
+            for c in chunks:
+                key = _key(source, c.entry_date.isoformat(), c.chunk_index, c.text)
+                if key in keep:  # the same entry twice in one file: stored once
+                    repeats += 1
+                    continue
+                keep.add(key)
+                if key not in old:
+                    new.append((c, key))
+            ids = []
+            for start in range(0, len(new), STORE_BATCH):
+                part = new[start:start + STORE_BATCH]
+                items = [Item(kind="diary", taken_at=c.entry_date, title=c.title, text=c.text) for c, _ in part]
+                s.add_all(items)
+                s.flush()
+                s.add_all([DiaryMeta(item_id=item.id, source_file=source, source_line=c.source_line,
+                                     chunk_index=c.chunk_index, dedupe_key=key) for (c, key), item in zip(part, items)])
+                s.flush()
+                ids += [item.id for item in items]
+                job.phase("store", len(ids), len(new))
+            gone = [i for k, i in old.items() if k not in keep]
+            if gone:  # edited or removed since the last import; the queue takes them out of search
+                s.exec(delete(DiaryMeta).where(DiaryMeta.item_id.in_(gone)))
+                s.exec(delete(Item).where(Item.id.in_(gone)))
+            queue_for_index(s, ids + gone, job.job_id)
+            if repeats:
+                job.problem(s, path, "warning", f"{repeats} entr{'y' if repeats == 1 else 'ies'} repeated in the file; stored once")
+        job.report.added += len(ids)
+        job.report.unchanged += len(keep) - len(ids)
+        job.report.item_ids.extend(ids)
 
 
 class TrackIngester:
