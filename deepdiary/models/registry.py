@@ -90,7 +90,7 @@ class ModelCache:
         def create():
             from deepdiary.models.text import TextEmbedder
 
-            return TextEmbedder()
+            return TextEmbedder(cache_dir=self.settings.model_dir)
 
         return self._get("text", create)
 

@@ -80,3 +80,40 @@ def ingest_text(ctx: AppContext, kind: str, paths: list[Path], fmt: str = "auto"
     report = ingester.run(roots, progress=for_paths(progress, f"ingest {kind}"), **kw)
     refresh_events(ctx)
     return IngestResult(**report.as_dict())
+
+
+UPLOAD_KINDS = ("photos",) + TEXT_KINDS
+
+
+def safe_upload_name(name: str) -> str:
+    """An uploaded file's name with every folder part dropped: no ``..``, no absolute path."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip().lstrip(".")
+    if not base or base in {"", "."}:
+        raise InvalidInput(f"upload name {name!r} has no file name in it")
+    return base[:200]
+
+
+def ingest_upload(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fmt: str = "auto",
+                  enrich: bool = True, progress: ProgressFn | None = None) -> IngestResult:
+    """Files sent over the network (the web app, a chat bot), kept under the library's
+    ``uploads/`` folder by content and ingested as ``kind``."""
+    import hashlib
+
+    if kind not in UPLOAD_KINDS:
+        raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(UPLOAD_KINDS)}")
+    if not files:
+        raise InvalidInput("no files were uploaded")
+    staged = []
+    for name, data in files:
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        folder = ctx.settings.library_dir / "uploads" / kind / digest
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / safe_upload_name(name)
+        if not target.exists():
+            tmp = target.with_name(f".part-{target.name}")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        staged.append(target)
+    if kind == "photos":
+        return ingest_photos(ctx, staged, enrich=enrich, progress=progress)
+    return ingest_text(ctx, kind, staged, fmt=fmt, progress=progress)
