@@ -43,9 +43,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('ingest_jobs', schema=None) as batch_op:
-        batch_op.drop_column('hostname')
-        batch_op.drop_column('pid')
+    if op.get_bind().dialect.name == "sqlite":
+        # Batch mode would rebuild the table, which the foreign keys of ingest_errors
+        # forbid; SQLite (3.35+) drops a plain column in place.
+        op.execute("ALTER TABLE ingest_jobs DROP COLUMN hostname")
+        op.execute("ALTER TABLE ingest_jobs DROP COLUMN pid")
+    else:
+        with op.batch_alter_table('ingest_jobs', schema=None) as batch_op:
+            batch_op.drop_column('hostname')
+            batch_op.drop_column('pid')
 
     with op.batch_alter_table('index_queue', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_index_queue_job_id'))
