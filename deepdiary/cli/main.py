@@ -208,6 +208,31 @@ def enrich(
               + (f"; {len(report.failures)} stage failure(s)" if report.failures else ""))
 
 
+@command(app)
+def reindex(as_json: JsonOpt = False) -> None:
+    """Rebuild the chat and diary search indexes from the catalogue (resumable)."""
+    from deepdiary.services import ingest
+
+    with progress_bars(as_json) as bars:
+        result = ingest.reindex(app_context(), progress=bars)
+    _named(result, as_json, f"{result.items} item(s) queued; " + ", ".join(
+        f"{k} {v}" for k, v in result.model_dump().items() if k not in ("id", "items")))
+
+
+@command(app)
+def jobs(limit: Annotated[int, typer.Option("--limit", "-n")] = 20, as_json: JsonOpt = False) -> None:
+    """The newest ingest jobs: status (a dead one shows as interrupted), counts, and items not yet searchable."""
+    from deepdiary.services import ingest
+
+    rows = ingest.list_jobs(app_context(), limit)
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(table(f"{len(rows)} job(s)", ("id", "kind", "status", "added", "unchanged", "failed", "pending", "started"), [
+        (str(j.id), j.kind, j.status, str(j.added), str(j.unchanged), str(j.failed), str(j.pending),
+         (j.started_at or "")[:19]) for j in rows]))
+
+
 # --- search --------------------------------------------------------------------------
 
 

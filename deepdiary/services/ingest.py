@@ -11,7 +11,7 @@ from pathlib import Path
 from deepdiary.core.errors import InvalidInput
 from deepdiary.core.progress import ProgressFn, for_paths
 from deepdiary.services.context import AppContext
-from deepdiary.services.schemas import EnrichResult, IngestResult, PhotoIngestResult
+from deepdiary.services.schemas import EnrichResult, IndexRun, IngestResult, JobRow, PhotoIngestResult
 
 TEXT_KINDS = ("chats", "diary", "tracks")
 
@@ -23,6 +23,23 @@ def _existing(paths: list[Path]) -> list[Path]:
     if missing:
         raise InvalidInput(f"no such file or folder: {missing[0]}")
     return [Path(p).expanduser() for p in paths]
+
+
+def reindex(ctx: AppContext, progress: ProgressFn | None = None) -> IndexRun:
+    """Rebuild the chat and diary search indexes (words and meaning) from the catalogue."""
+    from deepdiary.pipeline.indexing import reindex as rebuild
+
+    return IndexRun(**rebuild(ctx.library, progress))
+
+
+def list_jobs(ctx: AppContext, limit: int = 20) -> list[JobRow]:
+    """The newest jobs: what each ingested, its problems, and what is not yet searchable."""
+    from deepdiary.pipeline.jobs import list_jobs as rows
+
+    if not 1 <= limit <= 1000:
+        raise InvalidInput(f"--limit: {limit} is out of range (1 to 1000)")
+    with ctx.read() as s:
+        return [JobRow(**j) for j in rows(s, limit)]
 
 
 def refresh_events(ctx: AppContext) -> int:
@@ -39,7 +56,7 @@ def ingest_photos(ctx: AppContext, paths: list[Path], enrich: bool = True,
     from deepdiary.pipeline.ingest import PhotoIngester
 
     roots = _existing(paths)
-    report = PhotoIngester(ctx.library).run(roots, progress=for_paths(progress, "ingest"))
+    report = PhotoIngester(ctx.library).run(roots, progress=for_paths(progress, "ingest"), phase_progress=progress)
     enriched = enrich_photos(ctx, progress=progress, refresh=False) if enrich else None
     refresh_events(ctx)
     return PhotoIngestResult(**report.as_dict(), enrich=enriched)
@@ -68,7 +85,7 @@ def ingest_text(ctx: AppContext, kind: str, paths: list[Path], fmt: str = "auto"
 
     if kind not in TEXT_KINDS:
         raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(TEXT_KINDS)}")
-    kw = {}
+    kw = {} if kind == "tracks" else {"phase_progress": progress}
     if kind == "chats":
         from deepdiary.connectors.chats import CHAT_FORMATS
 

@@ -51,6 +51,32 @@ class PhotoIngestResult(IngestResult):
     enrich: EnrichResult | None = None
 
 
+class IndexRun(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    items: int
+
+
+class JobRow(BaseModel):
+    id: int
+    kind: str
+    status: str
+    roots: list[str]
+    total: int
+    added: int
+    linked: int
+    unchanged: int
+    failed: int
+    errors: int
+    warnings: int
+    started_at: str | None
+    finished_at: str | None
+    pid: int | None
+    hostname: str | None
+    pending: int
+
+
 class Rating(BaseModel):
     id: int
     rating: int

@@ -60,3 +60,17 @@ def test_bad_search_arguments_are_explained(tmp_path):
     assert result.returncode == 2 and "unknown colour 'chartreuse'" in result.stderr
     result = run(tmp_path / "lib", "search", "photos", "--from", "not a date at all", check=False)
     assert result.returncode == 2 and "cannot read 'not a date at all' as a date" in result.stderr
+
+
+def test_jobs_and_reindex(tmp_path):
+    chats = tmp_path / "chats.json"
+    chats.write_text(json.dumps([{"id": f"m{i}", "conversation": "Bob", "time": f"2023-05-0{i + 1}T20:00:00",
+                                  "sender": "Bob", "text": f"the ferry leaves at {i + 7} tomorrow"} for i in range(3)]))
+    lib = tmp_path / "lib"
+    assert json.loads(run(lib, "ingest", "chats", str(chats), "--json").stdout)["added"] == 3
+    rebuilt = json.loads(run(lib, "reindex", "--json").stdout)
+    assert (rebuilt["items"], rebuilt["indexed"], rebuilt["pending"]) == (3, 3, 0)
+    jobs = json.loads(run(lib, "jobs", "--json").stdout)
+    assert [(j["kind"], j["status"], j["pending"]) for j in jobs] == [("reindex", "done", 0), ("chats", "done", 0)]
+    hits = json.loads(run(lib, "search", "chats", "ferry", "--json").stdout)
+    assert len(hits) == 3
