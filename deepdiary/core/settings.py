@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     face_match_threshold: float = Field(
         default=0.5, description="a face joins a person whose centroid is at most this far (dlib distance)"
     )
+    face_detector: str = Field(
+        default="retinaface",
+        description="retinaface (RetinaFace, ONNX), hog or cnn (dlib); bench/enrich.py compares them")
+    retinaface_max_side: int = Field(
+        default=2400, description="longest side RetinaFace looks at, px (the dlib detectors use detect_max_side)")
+    face_min_quality: float = Field(
+        default=0.5, description="faces below this quality (size, sharpness, pose; 0 to 1) never start a person")
+    face_weak_match_threshold: float = Field(
+        default=0.4, description="a face below face_min_quality joins a person only when at most this far")
     tag_min_probability: float = Field(default=0.05, description="ImageNet labels below this are not stored")
     duplicate_hash_distance: int = Field(default=10, description="max perceptual-hash bits apart for duplicates")
     duplicate_feature_similarity: float = Field(default=0.90, description="min feature cosine for duplicates")

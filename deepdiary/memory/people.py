@@ -5,11 +5,15 @@ A new face joins the nearest person whose centroid is within ``match_threshold``
 starts a new person. ``recluster`` rebuilds the grouping with DBSCAN but never undoes
 the user: faces the user placed (``assigned_by == "user"``) stay where they are, and a
 cluster holding a named person's faces keeps that person, and so the name.
+
+Low-quality faces (small, blurry or turned away: ``Face.quality`` below ``min_quality``)
+are stored and shown, but they never start a person and never move a person's centre:
+one joins a person only when it is within ``weak_threshold`` of that person's good
+faces, and otherwise belongs to nobody. So a blurry 20 px face in the back of a crowd
+does not become a junk person. Faces stored before quality existed count as good.
 """
 
 from __future__ import annotations
-
-from deepdiary.core.errors import InvalidInput, NotFound
 
 import json
 from collections import Counter, defaultdict
@@ -18,7 +22,12 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from deepdiary.core.errors import InvalidInput, NotFound
+from deepdiary.core.settings import Settings
 from deepdiary.memory.tables import Face, ItemPath, Person, PhotoMeta
+
+DEFAULT_MIN_QUALITY: float = Settings.model_fields["face_min_quality"].default
+DEFAULT_WEAK_THRESHOLD: float = Settings.model_fields["face_weak_match_threshold"].default
 
 
 def embedding_of(face: Face) -> np.ndarray:
@@ -29,14 +38,26 @@ class PersonNotFound(NotFound):
     pass
 
 
+def is_low_quality(face: Face, min_quality: float | None = DEFAULT_MIN_QUALITY) -> bool:
+    """A face too small, blurry or turned away to start a person (the user's placements never are)."""
+    return (min_quality is not None and face.quality is not None and face.quality < min_quality
+            and face.assigned_by != "user")
+
+
 class FaceClusterer:
-    def __init__(self, session: Session, match_threshold: float = 0.5):
+    def __init__(self, session: Session, match_threshold: float = 0.5,
+                 min_quality: float | None = DEFAULT_MIN_QUALITY, weak_threshold: float | None = DEFAULT_WEAK_THRESHOLD):
         self.session = session
         self.threshold = match_threshold
+        self.min_quality = min_quality
+        self.weak_threshold = match_threshold if weak_threshold is None else min(weak_threshold, match_threshold)
         self._ids: list[int] = []
         self._sums: list[np.ndarray] = []
         self._counts: list[int] = []
         self._loaded = False
+
+    def _weak(self, face: Face) -> bool:
+        return is_low_quality(face, self.min_quality)
 
     def _load(self) -> None:
         if self._loaded:
@@ -44,6 +65,8 @@ class FaceClusterer:
         sums: dict[int, np.ndarray] = {}
         counts: Counter = Counter()
         for face in self.session.exec(select(Face).where(Face.person_id.is_not(None))):
+            if self._weak(face):
+                continue  # a person's centre is where their good faces are
             e = embedding_of(face)
             sums[face.person_id] = sums.get(face.person_id, 0) + e
             counts[face.person_id] += 1
@@ -52,8 +75,9 @@ class FaceClusterer:
         self._counts = [counts[i] for i in self._ids]
         self._loaded = True
 
-    def assign(self, face: Face) -> int:
-        """Give ``face`` a person (existing or new) and return the person id."""
+    def assign(self, face: Face) -> int | None:
+        """Give ``face`` a person (existing or new) and return the person id; a low-quality
+        face far from everyone gets none (None)."""
         self._load()
         e = embedding_of(face)
         best, best_d = None, None
@@ -62,6 +86,10 @@ class FaceClusterer:
             d = np.linalg.norm(centroids - e, axis=1)
             j = int(d.argmin())
             best, best_d = j, float(d[j])
+        if self._weak(face):
+            face.person_id = self._ids[best] if best is not None and best_d <= self.weak_threshold else None
+            self.session.add(face)
+            return face.person_id
         if best is not None and best_d <= self.threshold:
             person_id = self._ids[best]
             self._sums[best] = self._sums[best] + e
@@ -79,15 +107,21 @@ class FaceClusterer:
         return person_id
 
     def recluster(self, eps: float | None = None) -> dict:
-        """Regroup every face with DBSCAN, keeping names and the user's placements."""
+        """Regroup every face with DBSCAN, keeping names and the user's placements.
+
+        Only good faces form the groups; each low-quality face then joins the nearest
+        group within ``weak_threshold``, or nobody."""
         from sklearn.cluster import DBSCAN
 
-        faces = list(self.session.exec(select(Face).order_by(Face.id)))
-        if not faces:
+        every = list(self.session.exec(select(Face).order_by(Face.id)))
+        if not every:
             return {"faces": 0, "people": 0, "moved": 0}
+        faces = [f for f in every if not self._weak(f)]
+        weak = [f for f in every if self._weak(f)]
         people = {p.id: p for p in self.session.exec(select(Person))}
-        x = np.stack([embedding_of(f) for f in faces])
-        labels = DBSCAN(eps=eps or self.threshold, min_samples=1).fit(x).labels_
+        moved = 0
+        x = np.stack([embedding_of(f) for f in faces]) if faces else np.zeros((0, 128), dtype=np.float32)
+        labels = DBSCAN(eps=eps or self.threshold, min_samples=1).fit(x).labels_ if faces else []
         clusters: dict[int, list[int]] = defaultdict(list)
         for i, label in enumerate(labels):
             clusters[int(label)].append(i)
@@ -95,7 +129,6 @@ class FaceClusterer:
         pinned_centroids = {f.person_id for f in faces if f.assigned_by == "user" and f.person_id is not None}
 
         taken: set[int] = set()
-        moved = 0
         # Larger clusters choose their person first, so a big group keeps its identity.
         for label, members in sorted(clusters.items(), key=lambda kv: -len(kv[1])):
             pinned_here = Counter(faces[i].person_id for i in members if faces[i].assigned_by == "user")
@@ -131,13 +164,31 @@ class FaceClusterer:
                     face.person_id = target
                     self.session.add(face)
                     moved += 1
+        # Low-quality faces follow the good ones: the nearest person, if clearly close.
+        if weak:
+            by_person: dict[int, list[int]] = defaultdict(list)
+            for i, f in enumerate(faces):
+                if f.person_id is not None:
+                    by_person[f.person_id].append(i)
+            ids = list(by_person)
+            centres = np.stack([x[by_person[p]].mean(0) for p in ids]) if ids else None
+            for face in weak:
+                target = None
+                if centres is not None:
+                    d = np.linalg.norm(centres - embedding_of(face), axis=1)
+                    j = int(d.argmin())
+                    target = ids[j] if d[j] <= self.weak_threshold else None
+                if face.person_id != target:
+                    face.person_id = target
+                    self.session.add(face)
+                    moved += 1
         self.session.flush()
         used = set(self.session.exec(select(Face.person_id).distinct()))
         for pid, person in people.items():
             if pid not in used and not person.name:
                 self.session.delete(person)
         self._loaded = False
-        return {"faces": len(faces), "people": len(used - {None}), "moved": moved}
+        return {"faces": len(every), "people": len(used - {None}), "moved": moved}
 
 
 def refresh_people_counts(session: Session, item_ids: list[int]) -> None:
@@ -176,15 +227,26 @@ def person_or_fail(session: Session, ref: str | int) -> Person:
     return person
 
 
-def list_people(session: Session) -> list[dict]:
+def list_people(session: Session, include_low_quality: bool = False,
+                min_quality: float | None = DEFAULT_MIN_QUALITY) -> list[dict]:
+    """Everyone, most faces first. An unnamed person whose faces are all low-quality
+    (only the user can make one, or a library clustered before quality existed) is
+    left out unless ``include_low_quality``."""
     rows = session.exec(
         select(Person, func.count(Face.id), func.count(func.distinct(Face.item_id)))
         .join(Face, Face.person_id == Person.id, isouter=True)
         .group_by(Person.id)
         .order_by(func.count(Face.id).desc(), Person.id)
     ).all()
+    hidden: set[int] = set()
+    if not include_low_quality and min_quality is not None:
+        good = Counter()
+        for pid, quality, by in session.exec(select(Face.person_id, Face.quality, Face.assigned_by)
+                                             .where(Face.person_id.is_not(None))):
+            good[pid] += int(quality is None or quality >= min_quality or by == "user")
+        hidden = {p.id for p, n, _ in rows if n and not p.name and not good[p.id]}
     return [{"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a], "faces": n,
-             "photos": photos} for p, n, photos in rows]
+             "photos": photos} for p, n, photos in rows if p.id not in hidden]
 
 
 def name_person(session: Session, ref: str | int, name: str, aliases: list[str] | None = None) -> Person:

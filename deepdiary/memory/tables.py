@@ -243,6 +243,7 @@ class Face(SQLModel, table=True):
     width: int
     height: int
     score: float
+    quality: float | None = Field(default=None, description="size, sharpness and pose, 0 to 1; NULL before 0006")
     landmarks: str = Field(default="[]", description="JSON list of [x, y] in full-resolution pixels")
     embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     model: str

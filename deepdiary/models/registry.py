@@ -66,13 +66,19 @@ class ModelCache:
     @property
     def faces(self):
         def create():
-            from deepdiary.models.faces import DlibFaceAnalyzer, InsightFaceAnalyzer
+            from deepdiary.models.face_detect import DETECTORS
+            from deepdiary.models.faces import InsightFaceAnalyzer, make_analyzer
 
-            if self.settings.face_backend == "insightface":
-                if not self.settings.insightface_pack:
+            s = self.settings
+            if s.face_backend == "insightface":
+                if not s.insightface_pack:
                     raise ModelUnavailable("face_backend=insightface needs DEEPDIARY_INSIGHTFACE_PACK")
-                return InsightFaceAnalyzer(str(self.settings.insightface_pack))
-            return DlibFaceAnalyzer(upsample=self.settings.face_upsample)
+                return InsightFaceAnalyzer(str(s.insightface_pack), max_side=s.detect_max_side)
+            if s.face_detector not in DETECTORS:
+                raise InvalidInput(f"unknown face detector {s.face_detector!r}; choose one of {', '.join(DETECTORS)}")
+            if s.face_detector == "retinaface":
+                return make_analyzer("retinaface", s.retinaface_max_side, threads=s.torch_threads)
+            return make_analyzer(s.face_detector, s.detect_max_side, upsample=s.face_upsample)
 
         return self._get("faces", create)
 
@@ -131,7 +137,8 @@ _shared_lock = threading.Lock()
 
 
 def _key(settings: Settings) -> tuple:
-    return (settings.face_backend, str(settings.insightface_pack), settings.face_upsample,
+    return (settings.face_backend, str(settings.insightface_pack), settings.face_upsample, settings.face_detector,
+            settings.retinaface_max_side, settings.detect_max_side, settings.torch_threads,
             str(settings.clip_checkpoint), settings.clip_model, settings.llm_backend, settings.llm_model,
             str(settings.llm_model_path), settings.llm_threads, settings.llm_context, settings.llm_seed,
             settings.openai_base_url, settings.openai_model)

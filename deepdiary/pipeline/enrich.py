@@ -92,7 +92,7 @@ class Enricher:
         if recluster and report.faces_added:
             t = time.perf_counter()
             with self.library.session() as s:
-                FaceClusterer(s, self.settings.face_match_threshold).recluster()
+                self._clusterer(s).recluster()
                 self._refresh_descriptions_after_recluster(s)
             report.seconds["recluster"] += time.perf_counter() - t
         return report
@@ -150,22 +150,18 @@ class Enricher:
     # -- stages ---------------------------------------------------------------------------
 
     def _faces(self, s: Session, item_id: int, work: "_ItemWork") -> str:
+        # The analyzer takes the upright photo at full resolution: the detector looks at
+        # the size that suits it, and faces are aligned and embedded from the full photo.
         analyzer = self.models.faces
-        image = work.image
-        scale = 1.0
-        longest = max(image.size)
-        if longest > self.settings.detect_max_side:
-            scale = longest / self.settings.detect_max_side
-            image = image.resize((round(image.width / scale), round(image.height / scale)), Image.Resampling.BILINEAR)
-        detected = analyzer.analyze(image)
+        detected = analyzer.analyze(work.image)
         for old in s.exec(select(Face).where(Face.item_id == item_id, Face.assigned_by == "auto")):
             s.delete(old)
         s.flush()
-        clusterer = FaceClusterer(s, self.settings.face_match_threshold)
+        clusterer = self._clusterer(s)
         for f in detected:
-            x, y, w, h = (round(v * scale) for v in f.box)
-            face = Face(item_id=item_id, x=x, y=y, width=w, height=h, score=f.score, model=analyzer.name,
-                        landmarks=json.dumps([[round(px * scale), round(py * scale)] for px, py in f.landmarks]),
+            x, y, w, h = f.box
+            face = Face(item_id=item_id, x=x, y=y, width=w, height=h, score=f.score, quality=f.quality,
+                        model=analyzer.name, landmarks=json.dumps([[px, py] for px, py in f.landmarks]),
                         embedding=f.embedding.astype(np.float32).tobytes())
             s.add(face)
             s.flush()
@@ -173,6 +169,10 @@ class Enricher:
         work.faces_added += len(detected)
         refresh_people_counts(s, [item_id])
         return analyzer.name
+
+    def _clusterer(self, s: Session) -> FaceClusterer:
+        st = self.settings
+        return FaceClusterer(s, st.face_match_threshold, st.face_min_quality, st.face_weak_match_threshold)
 
     def _analysis(self, work: "_ItemWork"):
         if work.analysis is None:
