@@ -50,3 +50,18 @@ def test_blobs_are_content_addressed(tmp_path):
     assert dest == tmp_path / "blobs" / digest[:2] / digest[2:4] / f"{digest}.bin"
     assert dest.read_bytes() == b"hello deep diary"
     assert store.put_file(src, digest, ".bin") == dest
+
+
+def test_three_processes_open_one_new_library_at_once(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    lib = tmp_path / "fresh"
+    procs = [subprocess.Popen([sys.executable, "-m", "deepdiary", "--library", str(lib), "stats", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    for out, err, code in results:
+        assert code == 0 and "Traceback" not in err and "already exists" not in err, err
+        assert json.loads(out)["items"] == 0
+    assert schema_revision(Library(Settings(home=lib)).engine) == head_revision()
