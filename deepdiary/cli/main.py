@@ -28,11 +28,13 @@ search_app = typer.Typer(help="Search the library.", no_args_is_help=True)
 people_app = typer.Typer(help="People found from faces: list, name, merge, split.", no_args_is_help=True)
 category_app = typer.Typer(help="Your own photo categories, learnt from examples.", no_args_is_help=True)
 graph_app = typer.Typer(help="The knowledge graph of people, places, events and conversations.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for the web API (only their hashes are stored).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(search_app, name="search")
 app.add_typer(people_app, name="people")
 app.add_typer(category_app, name="category")
 app.add_typer(graph_app, name="graph")
+app.add_typer(token_app, name="token")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print only JSON on stdout")]
 
@@ -491,11 +493,14 @@ def _named(p, as_json: bool, message: str) -> None:
 
 
 @command(people_app, "list")
-def people_list(as_json: JsonOpt = False) -> None:
+def people_list(
+    include_all: Annotated[bool, typer.Option("--all", help="also hidden people and people made only of poor faces")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Everyone found in your photos, most photographed first."""
     from deepdiary.services.people import list_people
 
-    rows = list_people(app_context())
+    rows = list_people(app_context(), include_hidden=include_all, include_low_quality=include_all)
     if as_json:
         emit_json(rows)
         return
@@ -542,6 +547,16 @@ def people_split(face_id: int, to: Annotated[Optional[str], typer.Option("--to",
 
     p = move_face(app_context(), face_id, to)
     _named(p, as_json, f"face {face_id} now belongs to person {p.id} ({p.name or 'unnamed'})")
+
+
+@command(people_app, "hide")
+def people_hide(person: str, unhide: Annotated[bool, typer.Option("--unhide", help="show the person again")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Keep a person (a stranger in the background) out of the people list."""
+    from deepdiary.services.people import hide_person
+
+    p = hide_person(app_context(), person, hidden=not unhide)
+    _named(p, as_json, f"person {p.id} ({p.name or 'unnamed'}) is {'shown' if unhide else 'hidden'}")
 
 
 @command(people_app, "faces")
@@ -677,3 +692,74 @@ def graph_match(demand_id: int, limit: Annotated[int, typer.Option("--limit", "-
         return
     for r in rows:
         out.print(f"{r.person}: {r.resource} (similarity {r.similarity:.2f}, {r.hops} hops)")
+
+
+# --- the web app -------------------------------------------------------------------------
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@command(app)
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on; anything but loopback needs a token first")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port, 1 to 65535")] = 8765,
+) -> None:
+    """Serve the web app and its API (docs at /docs)."""
+    from deepdiary.services import tokens
+
+    if not 1 <= port <= 65535:
+        fail(f"--port: {port} is out of range (1 to 65535)", 2)
+    ctx = app_context()
+    if not _loopback(host) and not tokens.tokens_exist(ctx):
+        fail(f"--host: refusing to serve on {host} while no token exists; run `deepdiary token create NAME` first", 2)
+    import uvicorn
+
+    from deepdiary.api import create_app
+
+    err.print(f"Deep Diary on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops it")
+    uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+
+
+@command(token_app, "create")
+def token_create(name: str, as_json: JsonOpt = False) -> None:
+    """Make a token; it is printed once and only its hash is kept."""
+    from deepdiary.services.tokens import create_token
+
+    made = create_token(app_context(), name)
+    if as_json:
+        emit_json(made)
+    else:
+        out.print(made.token, markup=False, highlight=False)
+        err.print(f"token {made.id} ({made.name}): keep it safe, it is not shown again")
+
+
+@command(token_app, "list")
+def token_list(as_json: JsonOpt = False) -> None:
+    """Tokens by id and name (never their values)."""
+    from deepdiary.services.tokens import list_tokens
+
+    rows = list_tokens(app_context())
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(table(f"{len(rows)} token(s)", ("id", "name", "created", "revoked"), [
+        (str(t.id), t.name, t.created_at.strftime("%Y-%m-%d %H:%M"), "yes" if t.revoked else "") for t in rows]))
+
+
+@command(token_app, "revoke")
+def token_revoke(token: Annotated[str, typer.Argument(help="its id or name")], as_json: JsonOpt = False) -> None:
+    """Revoke a token: requests carrying it are refused from now on."""
+    from deepdiary.services.tokens import revoke_token
+
+    info = revoke_token(app_context(), token)
+    _named(info, as_json, f"token {info.id} ({info.name}) revoked")
+

@@ -19,7 +19,7 @@ def iter_files(paths: Iterable[Path] | Path | str, extensions: set[str],
 
     Hidden files and folders are skipped, and so is everything under ``skip`` (the
     library's own folder, wherever it sits: its thumbnails are not the user's photos).
-    A file named directly is yielded whatever its extension: the user chose it.
+    A file named directly is yielded whatever its extension and wherever it is: the user chose it.
     Names need not be UTF-8: paths keep their bytes (see ``deepdiary.core.text``).
     """
     if isinstance(paths, (str, Path)):
@@ -28,8 +28,9 @@ def iter_files(paths: Iterable[Path] | Path | str, extensions: set[str],
     for root in paths:
         root = Path(root)
         if root.is_file():
-            if not _inside(root.resolve(), skipped):
-                yield root.resolve()
+            # Named directly, it is the user's choice, even inside the library (an upload
+            # is kept under the library's uploads/ folder before it is ingested).
+            yield root.resolve()
             continue
         for path in _walk(root, skipped):
             if path.suffix.lower() in extensions:

@@ -41,3 +41,9 @@ class ModelUnavailable(DeepDiaryError, RuntimeError):
     """A model cannot be loaded here; the message says what to install or configure."""
 
     http_status = 503
+
+
+class Unauthorized(DeepDiaryError):
+    """No valid token came with a request that needs one."""
+
+    http_status = 401

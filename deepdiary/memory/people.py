@@ -228,7 +228,7 @@ def person_or_fail(session: Session, ref: str | int) -> Person:
 
 
 def list_people(session: Session, include_low_quality: bool = False,
-                min_quality: float | None = DEFAULT_MIN_QUALITY) -> list[dict]:
+                min_quality: float | None = DEFAULT_MIN_QUALITY, include_hidden: bool = False) -> list[dict]:
     """Everyone, most faces first. An unnamed person whose faces are all low-quality
     (only the user can make one, or a library clustered before quality existed) is
     left out unless ``include_low_quality``."""
@@ -246,7 +246,7 @@ def list_people(session: Session, include_low_quality: bool = False,
             good[pid] += int(quality is None or quality >= min_quality or by == "user")
         hidden = {p.id for p, n, _ in rows if n and not p.name and not good[p.id]}
     return [{"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a], "faces": n,
-             "photos": photos} for p, n, photos in rows if p.id not in hidden]
+             "photos": photos} for p, n, photos in rows if p.id not in hidden and (include_hidden or not p.hidden)]
 
 
 def name_person(session: Session, ref: str | int, name: str, aliases: list[str] | None = None) -> Person:

@@ -227,6 +227,7 @@ class Person(SQLModel, table=True):
     name: str | None = Field(default=None, index=True)
     aliases: str = Field(default="", description="other names, comma separated (e.g. a Chinese name)")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    hidden: bool = Field(default=False, description="the user hid this person from the people list")
 
 
 class Face(SQLModel, table=True):
@@ -410,3 +411,16 @@ class AgentTurn(SQLModel, table=True):
     tool_calls: str = Field(default="[]", sa_column=Column(Text, nullable=False), description="JSON list")
     citations: str = Field(default="[]", sa_column=Column(Text, nullable=False), description="JSON list")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the web API. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

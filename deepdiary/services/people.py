@@ -41,12 +41,25 @@ def _change_people(ctx: AppContext, change: Callable[[Session], T]) -> T:
     return result
 
 
-def list_people(ctx: AppContext) -> list[PersonRow]:
-    """Everyone found in photos or added by hand, most photographed first."""
+def list_people(ctx: AppContext, include_hidden: bool = False, include_low_quality: bool = False) -> list[PersonRow]:
+    """Everyone found in photos or added by hand, most photographed first; hidden people
+    and people made only of low-quality faces only when asked for."""
     from deepdiary.memory.people import list_people as rows
 
     with ctx.read() as s:
-        return [PersonRow(**r) for r in rows(s)]
+        return [PersonRow(**r) for r in rows(s, include_low_quality=include_low_quality,
+                                             include_hidden=include_hidden)]
+
+
+def hide_person(ctx: AppContext, person: str, hidden: bool = True) -> PersonRef:
+    """Keep a person (a stranger in the background) out of the people list, or bring them back."""
+    from deepdiary.memory.people import person_or_fail
+
+    with ctx.write() as s:
+        p = person_or_fail(s, person)
+        p.hidden = hidden
+        s.add(p)
+        return PersonRef(id=p.id, name=p.name)
 
 
 def add_person(ctx: AppContext, name: str, aliases: list[str] | None = None) -> NamedPerson:

@@ -1,0 +1,45 @@
+"""The FastAPI application: lifespan, error mapping and routers."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from deepdiary.core.errors import DeepDiaryError
+from deepdiary.services import AppContext
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        ctx.library  # migrate and open once, at start-up, never per request
+        yield
+        ctx.close()
+
+    app = FastAPI(title="Deep Diary", version="0.1.0", lifespan=lifespan,
+                  description="Your private memory: photos, chats, diaries and places, and a housekeeper to ask.")
+    app.state.ctx = ctx
+
+    # The API's one mapping of typed errors to HTTP statuses.
+    @app.exception_handler(DeepDiaryError)
+    async def deepdiary_error(request: Request, exc: DeepDiaryError) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'] if p not in ('query', 'body', 'path'))}: {e['msg']}"
+                    for e in exc.errors()]
+        return JSONResponse({"error": "; ".join(problems), "kind": "InvalidInput"}, status_code=422)
+
+    from fastapi import Depends
+
+    from deepdiary.api.deps import require_token
+    from deepdiary.api.routers import ask, memories, people, photos, session, uploads
+
+    app.include_router(session.router, prefix="/api")  # signing in needs no token
+    for module in (photos, people, memories, ask, uploads):
+        app.include_router(module.router, prefix="/api", dependencies=[Depends(require_token)])
+    return app

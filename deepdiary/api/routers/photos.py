@@ -1,0 +1,98 @@
+"""Photos: faceted search (the CLI's option names), one photo, its files, rating, likeness, duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from deepdiary.api.deps import Ctx
+from deepdiary.core.errors import NotFound
+from deepdiary.services import photos as photo_service
+from deepdiary.services import search
+from deepdiary.services import stats as stats_service
+from deepdiary.services.schemas import DuplicateGroup, PhotoPage, Rating, Record
+
+router = APIRouter(tags=["photos"])
+
+
+@router.get("/photos", response_model=PhotoPage)
+def search_photos(
+    ctx: Ctx,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    near: str | None = None,
+    radius: float | None = None,
+    layout: str | None = None,
+    color: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    camera: str | None = None,
+    rating: int | None = None,
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    scene: Annotated[list[str], Query()] = [],  # noqa: B006
+    person: Annotated[list[str], Query()] = [],  # noqa: B006
+    only: bool = False,
+    any_person: Annotated[bool, Query(alias="any-person")] = False,
+    people_count: Annotated[int | None, Query(alias="people-count")] = None,
+    category: str | None = None,
+    q: Annotated[str | None, Query(description="free text")] = None,
+    like: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    newest: bool = False,
+) -> PhotoPage:
+    """Photos matching every facet; names as the CLI's options (`?near=Hangzhou&from=2023-07&person=Alice`)."""
+    return search.search_photos(ctx, search.PhotoSearch(
+        date_from=date_from, date_to=date_to, near=near, radius=radius, layout=layout, color=color, camera=camera,
+        rating=rating, tag=tag, scene=scene, person=person, only=only, any_person=any_person,
+        people_count=people_count, category=category, query=q, like=like, limit=limit, offset=offset,
+        newest=newest))
+
+
+@router.get("/photos/{item_id}", response_model=Record)
+def photo(ctx: Ctx, item_id: int) -> Record:
+    return photo_service.show_item(ctx, item_id)
+
+
+def _file(ctx: Ctx, item_id: int, key: str, media: str | None = None) -> FileResponse:
+    details = photo_service.show_item(ctx, item_id).root
+    path = details.get(key)
+    if not path or not Path(path).is_file():
+        raise NotFound(f"photo {item_id} has no {key} file")
+    return FileResponse(path, media_type=media)
+
+
+@router.get("/photos/{item_id}/thumbnail", response_class=FileResponse)
+def thumbnail(ctx: Ctx, item_id: int) -> FileResponse:
+    return _file(ctx, item_id, "thumbnail", "image/webp")
+
+
+@router.get("/photos/{item_id}/original", response_class=FileResponse)
+def original(ctx: Ctx, item_id: int) -> FileResponse:
+    return _file(ctx, item_id, "original")
+
+
+class RatingIn(BaseModel):
+    stars: int = Field(ge=0, le=5)
+
+
+@router.put("/photos/{item_id}/rating", response_model=Rating)
+def rate(ctx: Ctx, item_id: int, body: RatingIn) -> Rating:
+    return photo_service.rate_item(ctx, item_id, body.stars)
+
+
+@router.get("/photos/{item_id}/similar", response_model=PhotoPage)
+def similar(ctx: Ctx, item_id: int, limit: int = 12) -> PhotoPage:
+    return search.similar_photos(ctx, item_id, limit)
+
+
+@router.get("/duplicates", response_model=list[DuplicateGroup])
+def duplicates(ctx: Ctx) -> list[DuplicateGroup]:
+    return photo_service.duplicates(ctx)
+
+
+@router.get("/stats", response_model=Record, tags=["library"])
+def stats(ctx: Ctx) -> Record:
+    return stats_service.library_stats(ctx)
