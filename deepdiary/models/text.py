@@ -16,6 +16,11 @@ import numpy as np
 from deepdiary.models import ModelUnavailable
 
 
+# Repeated texts (scene names, class labels, a query asked again) are embedded once;
+# past this many the cache starts over.
+CACHE_LIMIT = 20_000
+
+
 class TextEmbedder:
     name = "use-multilingual-v3"
     dim = 512
@@ -79,6 +84,8 @@ class TextEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings, one row per text."""
+        if len(self._cache) > CACHE_LIMIT:
+            self._cache.clear()  # bounded: an ingest of a million messages must not keep them all
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             vectors = np.asarray(self._load().encode(missing), dtype=np.float32)

@@ -279,7 +279,7 @@ class TrackIngester:
         from deepdiary.connectors.tracks import TrackFormatError, iter_track_files, read_tracks
 
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_track_files([p for p in roots if p.exists()]))
+        files = list(iter_track_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir]))
         job = JobRecorder(self.library, "tracks", roots, len(files))
         report = job.report
         geocoder = default_geocoder()

@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 
-def iter_track_files(paths: Iterable[Path] | Path | str) -> Iterator[Path]:
+def iter_track_files(paths: Iterable[Path] | Path | str, skip: Iterable[Path] = ()) -> Iterator[Path]:
     """Location files under ``paths``: sorted, hidden entries skipped (see ``iter_files``).
 
     A file named directly is yielded whatever it is: the user chose it, and if it is not
@@ -78,7 +78,7 @@ def iter_track_files(paths: Iterable[Path] | Path | str) -> Iterator[Path]:
     if isinstance(paths, (str, Path)):
         paths = [paths]
     for root in paths:
-        for path in iter_files([root], LOCATION_EXTENSIONS | SNIFFED_EXTENSIONS):
+        for path in iter_files([root], LOCATION_EXTENSIONS | SNIFFED_EXTENSIONS, skip=skip):
             if Path(root).is_file() or path.suffix.lower() not in SNIFFED_EXTENSIONS or _sniffs_as_location(path):
                 yield path
 
