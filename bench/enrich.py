@@ -206,6 +206,12 @@ def bench_detectors(samples: Path, tmp: Path, names: list[str]) -> None:
     print("  FP/100: faces found per 100 face-free photos; ms/photo: detection, alignment, embedding and quality,")
     print("  on the 18 large photos; faces stage: its time in the full pipeline on the 92 photos (x the baseline's);")
     print("  end to end: ingest plus every enrichment stage (faces, tags, features, description, category).")
+    if base and "retinaface" in rows:
+        r = rows["retinaface"]
+        print(f"  goals for the default: recall {r['found']}/{r['truth']} of the real faces "
+              f"(goal 15/17 of the issue's count, {15 / 17:.0%}): {r['found'] / r['truth']:.0%}; "
+              f"{r['fp100']:.1f} false positives per 100 (goal ≤ 2); faces stage {r['faces_s'] / base['faces_s']:.2f}x "
+              f"the baseline (goal ≤ 0.5x); end to end {r['e2e']:.1f} photos/s (goal ≥ 6)")
     for name, r in rows.items():
         shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["shares"].items(), key=lambda kv: -kv[1]))
         print(f"  {name}: models load in {r['load']:.1f} s; ingest {r['ingest']:.1f} s, enrichment {r['enrich']:.1f} s "

@@ -124,7 +124,7 @@ def _retinaface_onnx() -> bytes:
 
 
 class RetinaFaceDetector:
-    """RetinaFace MobileNet-0.25 on onnxruntime, at two scales."""
+    """RetinaFace MobileNet-0.25 on onnxruntime: fine, zoom and coarse passes, then a second look."""
 
     name = "retinaface-mnet025"
 
