@@ -185,7 +185,7 @@ class RetinaFaceDetector:
     def _run(self, image: Image.Image, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (x1, y1, x2, y2), scores and landmarks (n, 5, 2) in ``image``'s pixels."""
         session = self._load()
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         h, w = rgb.shape[:2]
         # The network's feature pyramid wants sides divisible by 32; pad with the mean (zero after subtraction).
         ph, pw = -(-h // 32) * 32, -(-w // 32) * 32

@@ -123,25 +123,27 @@ class DlibEmbedder:
                                 dlib.face_recognition_model_v1(frm.face_recognition_model_location()))
         return self._loaded
 
-    def shapes(self, pixels: np.ndarray, detections: list[Detection]):
-        """dlib 5-point shapes for the detections, in ``pixels`` (the full-resolution photo)."""
+    def shapes(self, pixels: np.ndarray, detections: list[Detection], offset: tuple[float, float] = (0, 0)):
+        """dlib 5-point shapes for the detections, in ``pixels``: the full-resolution photo,
+        or the part of it from ``offset`` on."""
         dlib, shaper, _ = self._load()
         out = dlib.full_object_detections()
+        ox, oy = offset
         for d in detections:
             if d.dlib_parts is not None:  # a dlib detector: its own shape, as before
-                parts = d.dlib_parts
-                x0, y0, x1, y1 = (int(round(v)) for v in d.box)
+                parts = d.dlib_parts - [ox, oy]
+                x0, y0, x1, y1 = (int(round(v)) for v in (d.box[0] - ox, d.box[1] - oy, d.box[2] - ox, d.box[3] - oy))
                 rect = dlib.rectangle(x0, y0, x1 - 1, y1 - 1)
                 out.append(dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y)))
                                                              for x, y in parts]))
                 continue
             # The box dlib's shape predictor was trained on, placed from the landmarks:
             # about 2.5 eye distances wide, centred a little above the landmarks' mean.
-            points = d.landmarks[np.all(np.isfinite(d.landmarks), axis=1)]
+            points = d.landmarks[np.all(np.isfinite(d.landmarks), axis=1)] - [ox, oy]
             iod = float(np.hypot(*(d.landmarks[1] - d.landmarks[0])))
             if not np.isfinite(iod) or iod < 1:
                 iod = max(d.width, d.height) / 2.5
-            cx, cy = points.mean(0) if len(points) else ((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2)
+            cx, cy = points.mean(0) if len(points) else ((d.box[0] + d.box[2]) / 2 - ox, (d.box[1] + d.box[3]) / 2 - oy)
             cy -= 0.05 * iod
             half = 1.25 * iod
             rect = dlib.rectangle(int(round(cx - half)), int(round(cy - half)),
@@ -149,12 +151,13 @@ class DlibEmbedder:
             out.append(shaper(pixels, rect))
         return out
 
-    def embed(self, pixels: np.ndarray, detections: list[Detection]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def embed(self, pixels: np.ndarray, detections: list[Detection],
+              offset: tuple[float, float] = (0, 0)) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Embeddings and the 150×150 chips they came from, one per detection."""
         if not detections:
             return [], []
         dlib, _, model = self._load()
-        shapes = self.shapes(pixels, detections)
+        shapes = self.shapes(pixels, detections, offset)
         chips = dlib.get_face_chips(pixels, shapes, size=CHIP_SIZE, padding=CHIP_PADDING)
         vectors = model.compute_face_descriptor(chips)
         return [np.asarray(v, dtype=np.float32) for v in vectors], [np.asarray(c) for c in chips]
@@ -177,12 +180,19 @@ class FaceAnalyzer:
 
     def analyze(self, image: Image.Image) -> list[DetectedFace]:
         """Faces in the upright photo at full resolution; boxes and landmarks in its pixels."""
-        image = image.convert("RGB")
+        if image.mode != "RGB":
+            image = image.convert("RGB")
         detections = self.detector.detect(image)
         if not detections:
             return []
-        pixels = np.asarray(image)
-        vectors, chips = self.embedder.embed(pixels, detections)
+        # Only the part of the photo around the faces is handed to dlib (a 12-megapixel
+        # array is slow to copy and to sample from).
+        boxes = np.array([d.box for d in detections])
+        margin = float(np.max(boxes[:, 2:] - boxes[:, :2]))
+        x0, y0 = (max(0, int(v - margin)) for v in boxes[:, :2].min(0))
+        x1, y1 = int(min(image.width, boxes[:, 2].max() + margin)), int(min(image.height, boxes[:, 3].max() + margin))
+        pixels = np.asarray(image.crop((x0, y0, x1, y1)))
+        vectors, chips = self.embedder.embed(pixels, detections, (x0, y0))
         faces = []
         for d, vector, chip in zip(detections, vectors, chips):
             quality = face_quality(d.landmarks, chip)
