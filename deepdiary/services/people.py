@@ -110,7 +110,8 @@ def recluster(ctx: AppContext) -> ReclusterResult:
     from deepdiary.memory.people import FaceClusterer
 
     with ctx.write() as s:
-        result = FaceClusterer(s, ctx.settings.face_match_threshold).recluster()
+        st = ctx.settings
+        result = FaceClusterer(s, st.face_match_threshold, st.face_min_quality, st.face_weak_match_threshold).recluster()
     refresh_events(ctx)
     return ReclusterResult(**result)
 
