@@ -11,10 +11,6 @@ class ProgressFn(Protocol):
         """``phase`` is a word such as "ingest", "enrich", "embed" or "index"."""
 
 
-def silent(phase: str, done: int, total: int | None, label: str = "") -> None:
-    """Progress nobody watches."""
-
-
 PathProgress = Callable[[int, int, object], None]
 
 

@@ -21,10 +21,6 @@ def is_all_cjk(text: str) -> bool:
     return bool(_ALL_CJK.match(text))
 
 
-def language_of(text: str) -> str:
-    """``zh`` when the text has Chinese characters, else ``en``."""
-    return "zh" if has_cjk(text) else "en"
-
 
 # ---------------------------------------------------------------- names and text in any encoding
 #

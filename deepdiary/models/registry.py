@@ -129,9 +129,6 @@ class ModelCache:
         return self._get(f"llm:{backend}", create)
 
 
-# Kept for callers written before the cache had its name.
-ModelSet = ModelCache
-
 _shared: dict[tuple, ModelCache] = {}
 _shared_lock = threading.Lock()
 

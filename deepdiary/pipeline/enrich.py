@@ -3,7 +3,7 @@
 Stages run in order (faces, tags, features, description, category) because later ones
 use earlier results: scenes need the face count, descriptions use everything. A failed
 stage is recorded with its error and the item keeps what the other stages gave. Models
-load lazily, once per process (``ModelSet``).
+load lazily, once per process (``ModelCache``).
 """
 
 from __future__ import annotations

@@ -187,6 +187,3 @@ def derive_events(s: Session, gap: timedelta = timedelta(hours=8), far_km: float
     s.flush()
     return len(new)
 
-
-# The name the demo and older callers know.
-rebuild_events = derive_events

@@ -191,7 +191,7 @@ def _iso(when: datetime | None) -> str | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
 
 
-def list_jobs(session: Session, limit: int = 20) -> list[dict]:
+def list_jobs(session: Session, limit: int = 20, job_id: int | None = None) -> list[dict]:
     """The newest ``limit`` jobs, newest first, as plain dicts.
 
     Each has id, kind, status ("interrupted" for a running job whose process is gone),
@@ -199,7 +199,8 @@ def list_jobs(session: Session, limit: int = 20) -> list[dict]:
     started_at and finished_at (ISO 8601, UTC), pid, hostname, and pending: how many of
     the items it stored are not yet searchable.
     """
-    jobs = session.exec(select(IngestJob).order_by(IngestJob.id.desc()).limit(limit)).all()
+    stmt = select(IngestJob) if job_id is None else select(IngestJob).where(IngestJob.id == job_id)
+    jobs = session.exec(stmt.order_by(IngestJob.id.desc()).limit(limit)).all()
     ids = [j.id for j in jobs]
     pending = dict(session.exec(
         select(IndexQueue.job_id, func.count(func.distinct(IndexQueue.item_id)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepdiary.core.errors import InvalidInput
+from deepdiary.core.errors import InvalidInput, NotFound
 from deepdiary.core.progress import ProgressFn, for_paths
 from deepdiary.services.context import AppContext
 from deepdiary.services.schemas import EnrichResult, IndexRun, IngestResult, JobRow, PhotoIngestResult
@@ -40,6 +40,17 @@ def list_jobs(ctx: AppContext, limit: int = 20) -> list[JobRow]:
         raise InvalidInput(f"--limit: {limit} is out of range (1 to 1000)")
     with ctx.read() as s:
         return [JobRow(**j) for j in rows(s, limit)]
+
+
+def get_job(ctx: AppContext, job_id: int) -> JobRow:
+    """One ingest job by id."""
+    from deepdiary.pipeline.jobs import list_jobs as rows
+
+    with ctx.read() as s:
+        found = rows(s, 1, job_id=job_id)
+    if not found:
+        raise NotFound(f"no job {job_id}")
+    return JobRow(**found[0])
 
 
 def refresh_events(ctx: AppContext) -> int:

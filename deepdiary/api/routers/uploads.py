@@ -77,7 +77,5 @@ def job(ctx: Ctx, request: Request, job_id: str):
     if job_id in _jobs(request):
         return _jobs(request)[job_id]
     if job_id.isdigit():
-        for row in ingest.list_jobs(ctx, 1000):
-            if row.id == int(job_id):
-                return row
+        return ingest.get_job(ctx, int(job_id))
     raise NotFound(f"no job {job_id}")
