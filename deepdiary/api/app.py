@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,9 +38,13 @@ def create_app(ctx: AppContext) -> FastAPI:
     from fastapi import Depends
 
     from deepdiary.api.deps import require_token
-    from deepdiary.api.routers import ask, memories, people, photos, session, uploads
+    from fastapi.staticfiles import StaticFiles
+
+    from deepdiary.api.routers import ask, memories, pages, people, photos, session, uploads
 
     app.include_router(session.router, prefix="/api")  # signing in needs no token
     for module in (photos, people, memories, ask, uploads):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_token)])
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(pages.router)  # the web UI; each page signs in through the same tokens
     return app

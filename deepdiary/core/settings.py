@@ -67,6 +67,7 @@ class Settings(BaseSettings):
 
     # Text memory and tracks
     owner_name: str = Field(default="me", description="your own name, as your chat partners call you")
+    map_tile_url: str | None = Field(default=None, description="a raster tile URL template (https://host/{z}/{x}/{y}.png) for the web map; without one it draws a bundled world outline")
     geotag_max_minutes: float = Field(default=10.0, description="a track point this close in time geotags a photo")
     camera_utc_offset_min: int = Field(
         default=0, description="camera clock minus UTC, minutes, for photos whose EXIF has no offset")
