@@ -1,0 +1,150 @@
+// Asking the housekeeper: the answer streams in over Server-Sent Events, with its citations and tool calls.
+"use strict";
+(() => {
+  const {api, el, toast, thumb} = DD;
+  const KEY = "dd.conversation_id";
+  const form = document.getElementById("ask-form");
+  const input = document.getElementById("question");
+  const messages = document.getElementById("messages");
+  const label = document.getElementById("conversation-label");
+  const dialog = document.getElementById("snippet-dialog");
+
+  function showConversation() {
+    const id = sessionStorage.getItem(KEY);
+    label.textContent = id ? `conversation 对话 #${id}` : "";
+  }
+
+  function basename(path) { return (path || "").split(/[\\/]/).pop(); }
+
+  function photoCitation(c) {
+    const a = thumb({id: c.item_id, taken_at: c.taken_at, description: c.description || basename(c.path)});
+    a.title = [c.taken_at, c.place, basename(c.path)].filter(Boolean).join(" · ");
+    return a;
+  }
+
+  // Messages and diary entries: who, when, what; a click shows the talk around it.
+  function textCitation(c) {
+    const head = [c.sender, c.time || c.date || c.start, c.conversation || c.title].filter(Boolean);
+    return el("div.snippet", {dataset: {id: c.item_id, kind: c.kind}, role: "button", tabindex: 0,
+                              title: "Show context 查看上下文", onclick: () => openSnippet(c)},
+      el("div.snippet-head", {text: `${c.kind === "diary" ? "Diary 日记" : "Message 消息"} · ${head.join(" · ")}`}),
+      el("div.snippet-text", {text: c.text || ""}));
+  }
+
+  function otherCitation(c) {
+    const href = c.kind === "person" ? `/people/${c.item_id}` : c.kind === "event" ? `/timeline#event-${c.item_id}` : null;
+    const text = [c.title || c.name || c.id, c.start ? c.start.slice(0, 10) : null, c.place].filter(Boolean).join(" · ");
+    return el(href ? "a.chip" : "span.chip", {href, dataset: {id: c.item_id, kind: c.kind}, text});
+  }
+
+  async function openSnippet(c) {
+    document.getElementById("snippet-title").textContent =
+      [c.sender, c.time || c.date, c.conversation || c.title].filter(Boolean).join(" · ");
+    const body = document.getElementById("snippet-body");
+    body.replaceChildren(el("p", {text: c.text || ""}), c.source ? el("p.muted", {text: c.source}) : null);
+    dialog.showModal();
+    if (!c.text) return;
+    try {
+      const hits = await api("/api/chats", {params: {q: c.text, context: 3, limit: 5, diary: c.kind === "diary"}});
+      const hit = hits.find((h) => h.id === c.item_id);
+      if (!hit || !(hit.context || []).length) return;
+      const around = [...hit.context, {id: hit.id, time: hit.time, sender: hit.sender, text: hit.text}]
+        .sort((x, y) => (x.time || "").localeCompare(y.time || ""));
+      body.replaceChildren(...around.map((m) => el(m.id === hit.id ? "div.context-line.current" : "div.context-line", {},
+        el("strong", {text: m.sender || ""}), el("span.muted", {text: ` ${(m.time || "").replace("T", " ").slice(0, 16)}`}),
+        el("div", {text: m.text || ""}))), c.source ? el("p.muted", {text: c.source}) : null);
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  }
+
+  function renderCitations(box, citations) {
+    const photos = citations.filter((c) => c.kind === "photo");
+    const texts = citations.filter((c) => c.kind === "message" || c.kind === "diary");
+    const others = citations.filter((c) => !photos.includes(c) && !texts.includes(c));
+    box.replaceChildren(...photos.map(photoCitation), ...texts.map(textCitation), ...others.map(otherCitation));
+    box.hidden = !citations.length;
+  }
+
+  function toolLine(call) {
+    const args = Object.entries(call.arguments || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+    const result = call.error ? `error 错误: ${call.error}` : `${call.results} results 条结果`;
+    return el("li", {}, el("code", {text: `${call.tool}(${args})`}), el("span.muted", {text: ` → ${result}`}));
+  }
+
+  function ask(question) {
+    const hint = messages.querySelector(".hint");
+    if (hint) hint.remove();
+    messages.append(el("div.bubble.user", {text: question}));
+    const status = el("div.status.muted", {text: "Thinking… 思考中…"});
+    const text = el("div.answer");
+    const cites = el("div.citations", {hidden: true});
+    const tools = el("ul");
+    const how = el("details.how", {hidden: true}, el("summary", {text: "How I found this / 我是怎么找到的"}), tools);
+    const bubble = el("div.bubble.keeper", {"aria-busy": "true"}, status, text, cites, how);
+    messages.append(bubble);
+    bubble.scrollIntoView({block: "end"});
+
+    const params = new URLSearchParams({q: question});
+    const conversation = sessionStorage.getItem(KEY);
+    if (conversation) params.set("conversation_id", conversation);
+    const source = new EventSource(`/api/ask/stream?${params}`);
+    let finished = false;
+    const finish = () => {
+      finished = true;
+      source.close();
+      status.remove();
+      bubble.removeAttribute("aria-busy");
+      form.querySelector("button[type=submit]").disabled = false;
+      input.focus();
+    };
+    const data = (e) => JSON.parse(e.data);
+
+    source.addEventListener("status", (e) => {
+      const s = data(e);
+      status.textContent = s.state === "thinking" ? "Thinking… 思考中…" : (s.text || s.state || "");
+    });
+    source.addEventListener("tool_call", (e) => {
+      const call = data(e);
+      tools.append(toolLine(call));
+      how.hidden = false;
+      status.textContent = `Searching 搜索: ${call.tool}…`;
+    });
+    source.addEventListener("answer", (e) => {
+      const a = data(e);
+      text.textContent = a.text;
+      if (a.conversation_id) { sessionStorage.setItem(KEY, a.conversation_id); showConversation(); }
+    });
+    source.addEventListener("citations", (e) => renderCitations(cites, data(e) || []));
+    source.addEventListener("done", finish);
+    // One name for two things: the server's "error" event has data; a dropped connection has none.
+    source.addEventListener("error", (e) => {
+      if (finished) return;
+      const message = e.data ? (data(e).error || "error") : "The connection was lost. 连接中断。";
+      bubble.append(el("p.error", {text: message}));
+      toast(message, "error");
+      // Without this the browser would reconnect and ask the same question again.
+      if (!e.data) finish();
+    });
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    if (!q) return;
+    input.value = "";
+    form.querySelector("button[type=submit]").disabled = true;
+    ask(q);
+  });
+
+  document.getElementById("new-conversation").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY);
+    showConversation();
+    messages.replaceChildren(el("p.muted.hint", {text: "New conversation. 新对话。"}));
+    input.focus();
+  });
+
+  showConversation();
+  const q = new URLSearchParams(location.search).get("q");
+  if (q) { input.value = q; form.requestSubmit(); }
+})();
