@@ -284,6 +284,7 @@ def search_photos_cmd(
     limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
     offset: Annotated[int, typer.Option("--offset")] = 0,
     newest: Annotated[bool, typer.Option("--newest", help="newest first")] = False,
+    order: Annotated[Optional[str], typer.Option("--order", help="date, or relevance (the default with -q or --like)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find photos by date, place, layout, colour, camera, rating and tag."""
@@ -293,7 +294,7 @@ def search_photos_cmd(
         date_from=date_from, date_to=date_to, near=near, radius=radius, layout=layout, color=color or [],
         camera=camera, rating=rating, tag=tag or [], scene=scene or [], person=person or [], only=only,
         any_person=any_person, people_count=people_count, category=category, query=query, like=like, limit=limit,
-        offset=offset, newest=newest))
+        offset=offset, newest=newest, order=order))
     if as_json:
         emit_json(page.results)
         return

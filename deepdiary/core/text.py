@@ -96,3 +96,12 @@ def replace_lone_surrogates(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def name_sort_key(name: str) -> tuple[str, str]:
+    """Sort names as a Chinese or English reader expects: Chinese by pinyin (张伟 beside Zhang Wei),
+    Latin letters case-folded; code-point order would put every Chinese name after Z."""
+    from pypinyin import lazy_pinyin
+
+    spelled = "".join(lazy_pinyin(name)) if has_cjk(name) else name
+    return spelled.casefold(), name

@@ -103,6 +103,92 @@ def export_graph(g: nx.MultiGraph, path: Path) -> None:
         raise InvalidInput("export to .graphml or .json")
 
 
+def graph_view(s: Session, owner: str = "me", year: int | None = None, person_id: int | None = None,
+               max_people: int = 200) -> dict:
+    """People, places and events as nodes and edges for drawing: who appears with whom (shared
+    photos), who was where, who attended what, where each event was, and whom the owner chats
+    with. ``year`` keeps what happened that year; ``person_id`` keeps that person and their
+    neighbours. The most-seen ``max_people`` people are kept so a big library stays drawable."""
+    lo = datetime(year, 1, 1) if year else None
+    hi = datetime(year + 1, 1, 1) if year else None
+
+    def inside(t) -> bool:
+        return lo is None or (t is not None and lo <= t < hi)
+
+    people = {p.id: p for p in s.exec(select(Person).where(Person.hidden.is_(False)))}
+    photo_people: dict[int, set[int]] = defaultdict(set)
+    photo_place: dict[int, int | None] = {}
+    for item_id, pid, taken, place_id in s.exec(
+            select(Face.item_id, Face.person_id, Item.taken_at, Item.place_id).join(Item, Item.id == Face.item_id)
+            .where(Face.person_id.is_not(None))):
+        if pid in people and inside(taken):
+            photo_people[item_id].add(pid)
+            photo_place[item_id] = place_id
+    seen = Counter(pid for pids in photo_people.values() for pid in pids)
+    talked = Counter()
+    for pid, t in s.exec(select(ChatMeta.sender_person_id, Item.taken_at).join(Item, Item.id == ChatMeta.item_id)
+                         .where(ChatMeta.sender_person_id.is_not(None))):
+        if pid in people and inside(t):
+            talked[pid] += 1
+    kept = {pid for pid, _ in (seen + talked).most_common(max_people)}
+    nodes: dict[str, dict] = {ME: {"id": ME, "kind": "me", "label": owner, "weight": 1}}
+    edges: Counter = Counter()
+
+    def person(pid: int) -> str:
+        key = f"person:{pid}"
+        nodes.setdefault(key, {"id": key, "kind": "person", "label": _label(people[pid]),
+                               "weight": seen[pid] + talked[pid]})
+        return key
+
+    places = {p.id: p for p in s.exec(select(Place))}
+
+    def place(place_id: int) -> str:
+        key = f"place:{place_id}"
+        pl = places[place_id]
+        nodes.setdefault(key, {"id": key, "kind": "place", "label": pl.city, "label_zh": pl.city_zh, "weight": 0})
+        nodes[key]["weight"] += 1
+        return key
+
+    for item_id, pids in photo_people.items():
+        pids = sorted(pids & kept)
+        for a, b in combinations(pids, 2):
+            edges[(person(a), person(b), "appears_with")] += 1
+        if photo_place.get(item_id) in places:
+            for pid in pids:
+                edges[(person(pid), place(photo_place[item_id]), "was_at")] += 1
+    for pid, n in talked.items():
+        if pid in kept:
+            edges[(ME, person(pid), "talked_with")] += n
+    event_items: dict[int, list[int]] = defaultdict(list)
+    for event_id, item_id in s.exec(select(EventItem.event_id, EventItem.item_id)):
+        event_items[event_id].append(item_id)
+    for e in s.exec(select(Event).order_by(Event.start)):
+        if not inside(e.start):
+            continue
+        attendees = sorted({pid for i in event_items[e.id] for pid in photo_people.get(i, ())} & kept)
+        if not attendees and not e.place_id:
+            continue
+        key = f"event:{e.id}"
+        nodes[key] = {"id": key, "kind": "event", "label": e.title, "start": e.start.isoformat(),
+                      "weight": e.photos + e.messages}
+        if e.place_id in places:
+            edges[(key, place(e.place_id), "at")] += 1
+        for pid in attendees:
+            edges[(person(pid), key, "attended")] += 1
+    if person_id is not None:
+        focus = f"person:{person_id}"
+        if focus not in nodes:
+            if person_id not in people:
+                raise NotFound(f"no person {person_id}")
+            return {"nodes": [], "edges": []}
+        near = {focus} | {a for a, b, _ in edges if b == focus} | {b for a, b, _ in edges if a == focus}
+        nodes = {k: v for k, v in nodes.items() if k in near}
+        edges = Counter({k: n for k, n in edges.items() if k[0] in near and k[1] in near})
+    return {"nodes": list(nodes.values()),
+            "edges": [{"id": f"{a}|{b}|{kind}", "source": a, "target": b, "kind": kind, "weight": n}
+                      for (a, b, kind), n in edges.items()]}
+
+
 def who_i_met_most(s: Session, year: int | None = None, limit: int = 10) -> list[dict]:
     """People ranked by the days I was with them: in photos together, or chatting."""
     days: dict[int, set] = defaultdict(set)

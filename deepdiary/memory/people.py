@@ -131,7 +131,9 @@ class FaceClusterer:
         taken: set[int] = set()
         # Larger clusters choose their person first, so a big group keeps its identity.
         for label, members in sorted(clusters.items(), key=lambda kv: -len(kv[1])):
-            pinned_here = Counter(faces[i].person_id for i in members if faces[i].assigned_by == "user")
+            # A face the user unassigned (person None) is pinned to nobody; it vouches for no one.
+            pinned_here = Counter(faces[i].person_id for i in members
+                                  if faces[i].assigned_by == "user" and faces[i].person_id is not None)
             named_here = Counter(
                 faces[i].person_id for i in members
                 if faces[i].person_id in people and people[faces[i].person_id].name
@@ -228,10 +230,14 @@ def person_or_fail(session: Session, ref: str | int) -> Person:
 
 
 def list_people(session: Session, include_low_quality: bool = False,
-                min_quality: float | None = DEFAULT_MIN_QUALITY, include_hidden: bool = False) -> list[dict]:
-    """Everyone, most faces first. An unnamed person whose faces are all low-quality
-    (only the user can make one, or a library clustered before quality existed) is
-    left out unless ``include_low_quality``."""
+                min_quality: float | None = DEFAULT_MIN_QUALITY, include_hidden: bool = False,
+                unnamed_only: bool = False, by_name: bool = False) -> list[dict]:
+    """Everyone, most faces first (or named people by name, Chinese by pinyin, then the
+    unnamed by faces). An unnamed person whose faces are all low-quality (only the user
+    can make one, or a library clustered before quality existed) is left out unless
+    ``include_low_quality``. Each row names a cover face: the person's best face."""
+    from deepdiary.core.text import name_sort_key
+
     rows = session.exec(
         select(Person, func.count(Face.id), func.count(func.distinct(Face.item_id)))
         .join(Face, Face.person_id == Person.id, isouter=True)
@@ -239,14 +245,50 @@ def list_people(session: Session, include_low_quality: bool = False,
         .order_by(func.count(Face.id).desc(), Person.id)
     ).all()
     hidden: set[int] = set()
+    good = Counter()
+    cover: dict[int, tuple[float, int]] = {}
+    for fid, pid, quality, score, by in session.exec(select(Face.id, Face.person_id, Face.quality, Face.score,
+                                                            Face.assigned_by).where(Face.person_id.is_not(None))):
+        good[pid] += int(min_quality is None or quality is None or quality >= min_quality or by == "user")
+        rank = (quality if quality is not None else score, -fid)
+        if pid not in cover or rank > cover[pid][0]:
+            cover[pid] = (rank, fid)
     if not include_low_quality and min_quality is not None:
-        good = Counter()
-        for pid, quality, by in session.exec(select(Face.person_id, Face.quality, Face.assigned_by)
-                                             .where(Face.person_id.is_not(None))):
-            good[pid] += int(quality is None or quality >= min_quality or by == "user")
         hidden = {p.id for p, n, _ in rows if n and not p.name and not good[p.id]}
-    return [{"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a], "faces": n,
-             "photos": photos} for p, n, photos in rows if p.id not in hidden and (include_hidden or not p.hidden)]
+    out = [{"id": p.id, "name": p.name, "aliases": [a for a in p.aliases.split(",") if a], "faces": n,
+            "photos": photos, "hidden": p.hidden, "cover_face_id": cover[p.id][1] if p.id in cover else None}
+           for p, n, photos in rows
+           if p.id not in hidden and (include_hidden or not p.hidden) and not (unnamed_only and p.name)]
+    if by_name:
+        named = sorted((r for r in out if r["name"]), key=lambda r: name_sort_key(r["name"]))
+        out = named + [r for r in out if not r["name"]]
+    return out
+
+
+def merge_suggestions(session: Session, limit: int = 20, max_distance: float = 0.62,
+                      min_quality: float | None = DEFAULT_MIN_QUALITY) -> list[tuple[int, int, float]]:
+    """Pairs of visible people whose face centres are close: (a, b, distance), closest first.
+
+    Faces of one person lie within ~0.45 of each other and different people ~0.6 or more
+    apart, so pairs up to ``max_distance`` are worth a look; the clusterer's own threshold
+    (0.5) already joined most closer ones, except where the user kept them apart."""
+    sums: dict[int, np.ndarray] = {}
+    counts: Counter = Counter()
+    visible = {p.id for p in session.exec(select(Person).where(Person.hidden.is_(False)))}
+    for face in session.exec(select(Face).where(Face.person_id.is_not(None))):
+        if face.person_id not in visible or is_low_quality(face, min_quality):
+            continue
+        sums[face.person_id] = sums.get(face.person_id, 0) + embedding_of(face)
+        counts[face.person_id] += 1
+    ids = list(sums)
+    if len(ids) < 2:
+        return []
+    centres = np.stack([sums[i] / counts[i] for i in ids])
+    d = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
+    a_idx, b_idx = np.triu_indices(len(ids), k=1)
+    close = d[a_idx, b_idx] <= max_distance
+    pairs = sorted(zip(d[a_idx, b_idx][close], a_idx[close], b_idx[close]))
+    return [(ids[a], ids[b], round(float(dist), 4)) for dist, a, b in pairs[:limit]]
 
 
 def name_person(session: Session, ref: str | int, name: str, aliases: list[str] | None = None) -> Person:
@@ -292,24 +334,63 @@ def merge_people(session: Session, keep_ref: str | int, other_ref: str | int) ->
 
 def split_face(session: Session, face_id: int, to_ref: str | int | None = None) -> Person:
     """Move one face to another person (or a new one); it will stay there."""
-    face = session.get(Face, face_id)
-    if face is None:
-        raise PersonNotFound(f"no face {face_id}")
+    face = _face_or_fail(session, face_id)
     if to_ref is None:
         target = Person()
         session.add(target)
         session.flush()
     else:
         target = person_or_fail(session, to_ref)
+    _place_face(session, face, target.id)
+    return target
+
+
+def split_faces(session: Session, ref: str | int, face_ids: list[int], name: str | None = None) -> Person:
+    """Several faces of one person become a new person (named, if given): one person was two."""
+    person = person_or_fail(session, ref)
+    faces = [_face_or_fail(session, fid) for fid in dict.fromkeys(face_ids)]
+    if not faces:
+        raise InvalidInput("face_ids: pick at least one face to split off")
+    strangers = [f.id for f in faces if f.person_id != person.id]
+    if strangers:
+        raise InvalidInput(f"face_ids: {', '.join(map(str, strangers))} not faces of person {person.id}")
+    name = name.strip() if name and name.strip() else None
+    same = find_people(session, name) if name else []
+    target = same[0] if same and same[0].id != person.id else Person(name=name)
+    session.add(target)
+    session.flush()
+    for face in faces:
+        _place_face(session, face, target.id)
+    return target
+
+
+def unassign_face(session: Session, face_id: int) -> int | None:
+    """The face belongs to nobody (a stranger, a poster): it stays stored and shown, and
+    re-clustering leaves it alone. Returns the person it left."""
+    face = _face_or_fail(session, face_id)
     old = face.person_id
-    face.person_id, face.assigned_by = target.id, "user"
+    _place_face(session, face, None)
+    return old
+
+
+def _face_or_fail(session: Session, face_id: int) -> Face:
+    face = session.get(Face, face_id)
+    if face is None:
+        raise PersonNotFound(f"no face {face_id}")
+    return face
+
+
+def _place_face(session: Session, face: Face, person_id: int | None) -> None:
+    """The user put ``face`` with ``person_id`` (or nobody); an unnamed person left empty goes."""
+    old = face.person_id
+    face.person_id, face.assigned_by = person_id, "user"
     session.add(face)
     session.flush()
-    if old is not None and session.exec(select(func.count()).select_from(Face).where(Face.person_id == old)).one() == 0:
+    if old is not None and old != person_id and session.exec(
+            select(func.count()).select_from(Face).where(Face.person_id == old)).one() == 0:
         person = session.get(Person, old)
         if person is not None and not person.name:
             session.delete(person)
-    return target
 
 
 def person_faces(session: Session, ref: str | int) -> list[dict]:

@@ -55,6 +55,7 @@ class PhotoQuery(BaseModel):
     like_item: int | None = Field(default=None, description="rank by visual similarity to this photo")
     like_vector: list[float] | None = Field(default=None, description="rank by similarity to these image features")
     newest_first: bool = False
+    by_date: bool = Field(default=False, description="date order even when text or likeness picks the matches")
     limit: int = Field(default=50, ge=1, le=10_000)
     offset: int = Field(default=0, ge=0)
 
@@ -220,6 +221,9 @@ def search_photos(session: Session, q: PhotoQuery, library) -> PhotoPage:
     )
     if scores is None:
         rows = list(session.exec(stmt.order_by(*order).offset(q.offset).limit(q.limit + 1)))
+    elif q.by_date:
+        rows = list(session.exec(stmt.where(Item.id.in_(list(scores))).order_by(*order)
+                                 .offset(q.offset).limit(q.limit + 1)))
     else:
         rows = list(session.exec(stmt.where(Item.id.in_(list(scores)))))
         rows.sort(key=lambda r: (-scores[r[0].id], r[0].id))
@@ -260,6 +264,18 @@ def _relevance(session: Session, q: PhotoQuery, library) -> dict[int, float] | N
         for i, v in semantic.like_scores(library.vectors, vector, k=k, exclude=q.like_item).items():
             combined[i] = combined.get(i, 0.0) + v
     return combined
+
+
+def photos_by_id(session: Session, item_ids: list[int], library) -> list[PhotoResult]:
+    """These photos, in date order (ids that are not photos are skipped)."""
+    if not item_ids:
+        return []
+    rows = session.exec(
+        select(Item, PhotoMeta, Place).join(PhotoMeta, PhotoMeta.item_id == Item.id)
+        .outerjoin(Place, Place.id == Item.place_id).where(Item.id.in_(list(item_ids)))
+        .order_by(Item.taken_at, Item.id)).all()
+    paths = primary_paths(session, [item.id for item, _, _ in rows])
+    return [photo_result(item, meta, place, paths.get(item.id), library.blobs) for item, meta, place in rows]
 
 
 def primary_paths(session: Session, item_ids: list[int]) -> dict[int, str]:

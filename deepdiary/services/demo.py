@@ -164,11 +164,11 @@ def _exif(sample: Sample) -> bytes:
     return piexif.dump({"0th": zeroth, "Exif": exif, "GPS": gps, "1st": {}, "thumbnail": None})
 
 
-def write_samples(photo_dir: Path) -> int:
-    """Write the sample photos that are missing; returns how many were written."""
+def write_samples(photo_dir: Path, samples: list[Sample] | None = None) -> int:
+    """Write the sample photos (the demo's, unless given) that are missing; returns how many were written."""
     photo_dir.mkdir(parents=True, exist_ok=True)
     written = 0
-    for sample in SAMPLES:
+    for sample in SAMPLES if samples is None else samples:
         path = photo_dir / sample.name
         if path.exists():
             continue

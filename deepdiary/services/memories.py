@@ -7,7 +7,9 @@ from pathlib import Path
 from deepdiary.core.dates import optional_bound
 from deepdiary.core.errors import InvalidInput, NotFound
 from deepdiary.services.context import AppContext
-from deepdiary.services.schemas import DemandMatch, EventRow, GraphFile, GraphPath, MetRow, Record
+from deepdiary.services.schemas import (
+    DemandMatch, EventDetail, EventRow, GraphFile, GraphPath, GraphView, MetRow, OnThisDay, OnThisDayYear, Record,
+)
 
 
 def list_events(ctx: AppContext, date_from: str | None = None, date_to: str | None = None,
@@ -18,6 +20,75 @@ def list_events(ctx: AppContext, date_from: str | None = None, date_to: str | No
     lo, hi = optional_bound(date_from, option="--from"), optional_bound(date_to, end=True, option="--to")
     with ctx.read() as s:
         return [EventRow(**e) for e in rows(s, lo, hi, place=place, limit=limit)]
+
+
+def event_detail(ctx: AppContext, event_id: int) -> EventDetail:
+    """One event with its photos, the people in them, its diary lines and messages."""
+    from deepdiary.memory.events import event_detail as detail
+    from deepdiary.memory.query import photos_by_id
+
+    with ctx.read() as s:
+        row = detail(s, event_id)
+        return EventDetail(**row, photo_items=photos_by_id(s, row.pop("photo_ids"), ctx.library))
+
+
+def on_this_day(ctx: AppContext, day: str | None = None) -> OnThisDay:
+    """Photos and events from this day (``MM-DD`` or a date; default today) in earlier years."""
+    from datetime import date, datetime, timedelta
+
+    from deepdiary.memory.events import list_events as event_rows
+    from deepdiary.memory.events import on_this_day as rows
+    from deepdiary.memory.query import photos_by_id
+
+    today = date.today()
+    try:
+        if day is None:
+            when = today
+        elif len(day) == 5:
+            when = date(today.year, int(day[:2]), int(day[3:]))
+        else:
+            when = date.fromisoformat(day)
+    except ValueError:
+        raise InvalidInput(f"date: cannot read {day!r}; give YYYY-MM-DD or MM-DD") from None
+    years = []
+    with ctx.read() as s:
+        for y in rows(s, when.month, when.day, before_year=when.year):
+            start = datetime(y["year"], when.month, when.day)
+            events = [EventRow(**e) for e in event_rows(s, start, start + timedelta(days=1) - timedelta(seconds=1))
+                      if e["id"] in set(y["event_ids"])]
+            years.append(OnThisDayYear(year=y["year"], photos=photos_by_id(s, y["photo_ids"], ctx.library),
+                                       events=events))
+    return OnThisDay(id=when.strftime("%m-%d"), date=when.isoformat(), years=years)
+
+
+def map_features(ctx: AppContext, bbox: str | None = None, date_from: str | None = None,
+                 date_to: str | None = None) -> dict:
+    """GeoJSON of photo points, stays and tracks for a box ``west,south,east,north`` and a period."""
+    from deepdiary.memory.places import map_features as features
+
+    box = None
+    if bbox:
+        try:
+            box = tuple(float(v) for v in bbox.split(","))
+        except ValueError:
+            box = ()
+        if len(box) != 4 or not (-90 <= box[1] <= box[3] <= 90) or not all(-180 <= box[i] <= 180 for i in (0, 2)):
+            raise InvalidInput(f"bbox: {bbox!r} is not west,south,east,north in degrees")
+    lo, hi = optional_bound(date_from, option="--from"), optional_bound(date_to, end=True, option="--to")
+    with ctx.read() as s:
+        return features(s, box, lo, hi)
+
+
+def graph_view(ctx: AppContext, year: int | None = None, person: str | None = None) -> GraphView:
+    """People, places and events with who appears with whom, for drawing; by year and around one person."""
+    from deepdiary.memory.graph import graph_view as view
+    from deepdiary.memory.people import person_or_fail
+
+    if year is not None and not 1800 <= year <= 2200:
+        raise InvalidInput(f"year: {year} is out of range")
+    with ctx.read() as s:
+        person_id = person_or_fail(s, person).id if person else None
+        return GraphView(**view(s, ctx.settings.owner_name, year, person_id))
 
 
 def places_visited(ctx: AppContext, date_from: str | None = None, date_to: str | None = None) -> list[Record]:

@@ -13,7 +13,9 @@ from sqlmodel import Session, select
 from deepdiary.core.errors import InvalidInput
 from deepdiary.services.context import AppContext
 from deepdiary.services.ingest import refresh_events
-from deepdiary.services.schemas import FaceRow, MovedFace, NamedPerson, Note, PersonRef, PersonRow, ReclusterResult
+from deepdiary.services.schemas import (
+    FaceRow, MergeSuggestion, MovedFace, NamedPerson, Note, PersonDetail, PersonRef, PersonRow, ReclusterResult,
+)
 
 T = TypeVar("T")
 NOTE_KINDS = ("resource", "demand")
@@ -41,14 +43,82 @@ def _change_people(ctx: AppContext, change: Callable[[Session], T]) -> T:
     return result
 
 
-def list_people(ctx: AppContext, include_hidden: bool = False, include_low_quality: bool = False) -> list[PersonRow]:
-    """Everyone found in photos or added by hand, most photographed first; hidden people
-    and people made only of low-quality faces only when asked for."""
+def list_people(ctx: AppContext, include_hidden: bool = False, include_low_quality: bool = False,
+                unnamed_only: bool = False, by_name: bool = False) -> list[PersonRow]:
+    """Everyone found in photos or added by hand, most photographed first (or by name, Chinese
+    by pinyin); hidden people and people made only of low-quality faces only when asked for.
+    ``unnamed_only`` is the naming queue: unnamed people, most faces first."""
     from deepdiary.memory.people import list_people as rows
 
     with ctx.read() as s:
-        return [PersonRow(**r) for r in rows(s, include_low_quality=include_low_quality,
-                                             include_hidden=include_hidden)]
+        return [PersonRow(**r) for r in rows(s, include_low_quality=include_low_quality, include_hidden=include_hidden,
+                                             min_quality=ctx.settings.face_min_quality, unnamed_only=unnamed_only,
+                                             by_name=by_name)]
+
+
+def person_detail(ctx: AppContext, person: str) -> PersonDetail:
+    """One person: counts, cover face and notes."""
+    from deepdiary.memory.people import list_people as rows
+    from deepdiary.memory.people import person_or_fail
+    from deepdiary.memory.tables import PersonNote
+
+    with ctx.read() as s:
+        p = person_or_fail(s, person)
+        row = next(r for r in rows(s, include_low_quality=True, include_hidden=True) if r["id"] == p.id)
+        notes = s.exec(select(PersonNote).where(PersonNote.person_id == p.id).order_by(PersonNote.id)).all()
+        return PersonDetail(**row, notes=[Note(id=n.id, person_id=n.person_id, kind=n.kind, text=n.text)
+                                          for n in notes])
+
+
+def merge_suggestions(ctx: AppContext, limit: int = 20) -> list[MergeSuggestion]:
+    """Pairs of people whose faces are close, closest first: likely one person found twice."""
+    from deepdiary.memory.people import list_people as rows
+    from deepdiary.memory.people import merge_suggestions as pairs
+
+    if not 1 <= limit <= 500:
+        raise InvalidInput(f"limit: {limit} is out of range (1 to 500)")
+    with ctx.read() as s:
+        found = pairs(s, limit, min_quality=ctx.settings.face_min_quality)
+        people = {r["id"]: PersonRow(**r) for r in rows(s, include_low_quality=True)}
+    return [MergeSuggestion(a=people[a], b=people[b], distance=d) for a, b, d in found if a in people and b in people]
+
+
+def split_person(ctx: AppContext, person: str, face_ids: list[int], name: str | None = None) -> PersonRef:
+    """Some of a person's faces are someone else: they become a new person (named, if given)."""
+    from deepdiary.memory.people import split_faces
+
+    p = _change_people(ctx, lambda s: split_faces(s, person, face_ids, name))
+    return PersonRef(id=p.id, name=p.name)
+
+
+def unassign_face(ctx: AppContext, face_id: int) -> MovedFace:
+    """A face that belongs to nobody (a stranger, a poster): kept and shown, never re-grouped."""
+    from deepdiary.memory.people import unassign_face as unassign
+
+    _change_people(ctx, lambda s: unassign(s, face_id))
+    return MovedFace(id=None, name=None, face_id=face_id)
+
+
+def face_crop(ctx: AppContext, face_id: int, size: int = 192) -> bytes:
+    """A JPEG of one face with some hair and jaw around it, for face walls."""
+    import io
+
+    from deepdiary.memory.tables import Face, Item
+    from deepdiary.pipeline.enrich import load_upright
+    from deepdiary.pipeline.face_crops import crop_face
+    from deepdiary.core.errors import NotFound
+
+    with ctx.read() as s:
+        face = s.get(Face, face_id)
+        item = s.get(Item, face.item_id) if face else None
+        if face is None or item is None:
+            raise NotFound(f"no face {face_id}")
+        path = ctx.library.blobs.original_path(item.sha256, item.ext)
+    crop = crop_face(load_upright(path), face).convert("RGB")
+    crop.thumbnail((size, size))
+    out = io.BytesIO()
+    crop.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def hide_person(ctx: AppContext, person: str, hidden: bool = True) -> PersonRef:

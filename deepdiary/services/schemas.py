@@ -88,6 +88,8 @@ class PersonRow(BaseModel):
     aliases: list[str]
     faces: int
     photos: int
+    hidden: bool = False
+    cover_face_id: int | None = None
 
 
 class PersonRef(BaseModel):
@@ -102,7 +104,7 @@ class NamedPerson(BaseModel):
 
 
 class MovedFace(BaseModel):
-    id: int
+    id: int | None
     name: str | None
     face_id: int
 
@@ -115,6 +117,12 @@ class FaceRow(BaseModel):
     score: float
     assigned_by: str
     landmarks: Any
+
+
+class MergeSuggestion(BaseModel):
+    a: PersonRow
+    b: PersonRow
+    distance: float
 
 
 class ReclusterResult(BaseModel):
@@ -131,6 +139,10 @@ class Note(BaseModel):
     person_id: int
     kind: str
     text: str
+
+
+class PersonDetail(PersonRow):
+    notes: list[Note]
 
 
 class CategoryRow(BaseModel):
@@ -178,6 +190,30 @@ class EventRow(BaseModel):
     messages: int
     visits: int
     item_ids: list[int]
+
+
+class EventDetail(EventRow):
+    photo_items: list[PhotoResult]
+    people: list[dict[str, Any]]
+    diary_lines: list[str]
+    message_items: list[dict[str, Any]]
+
+
+class OnThisDayYear(BaseModel):
+    year: int
+    photos: list[PhotoResult]
+    events: list[EventRow]
+
+
+class OnThisDay(BaseModel):
+    id: str
+    date: str
+    years: list[OnThisDayYear]
+
+
+class GraphView(BaseModel):
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
 
 
 class MetRow(BaseModel):

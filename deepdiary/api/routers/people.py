@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from pathlib import Path
+
+from fastapi import APIRouter, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from deepdiary.api.deps import Ctx
+from deepdiary.core.errors import InvalidInput, NotFound
 from deepdiary.services import people as people_service
-from deepdiary.services.schemas import FaceRow, MovedFace, NamedPerson, Note, PersonRef, PersonRow
+from deepdiary.services import photos as photo_service
+from deepdiary.services.schemas import (
+    FaceRow, MergeSuggestion, MovedFace, NamedPerson, Note, PersonDetail, PersonRef, PersonRow,
+)
 
 router = APIRouter(tags=["people"])
 
 
 @router.get("/people", response_model=list[PersonRow])
-def list_people(ctx: Ctx, hidden: bool = False, low_quality: bool = False) -> list[PersonRow]:
-    """People with face and photo counts; hidden ones and ones made only of poor faces on request."""
-    return people_service.list_people(ctx, include_hidden=hidden, include_low_quality=low_quality)
+def list_people(ctx: Ctx, hidden: bool = False, low_quality: bool = False, unnamed: bool = False,
+                sort: str = "name") -> list[PersonRow]:
+    """The face wall: named people by name (Chinese by pinyin), then the unnamed, most faces first.
+    `unnamed=true` is the naming queue; hidden people and ones made only of poor faces on request."""
+    if sort not in ("name", "faces"):
+        raise InvalidInput(f"sort: {sort!r} is not one of name, faces")
+    return people_service.list_people(ctx, include_hidden=hidden, include_low_quality=low_quality,
+                                      unnamed_only=unnamed, by_name=sort == "name")
+
+
+@router.get("/people/suggestions", response_model=list[MergeSuggestion])
+def merge_suggestions(ctx: Ctx, limit: int = 20) -> list[MergeSuggestion]:
+    """Pairs of people whose faces are close, closest first: merge them if they are one person."""
+    return people_service.merge_suggestions(ctx, limit)
+
+
+@router.get("/people/{person}", response_model=PersonDetail)
+def person(ctx: Ctx, person: str) -> PersonDetail:
+    return people_service.person_detail(ctx, person)
 
 
 class Hide(BaseModel):
@@ -59,6 +83,58 @@ def merge(ctx: Ctx, person: str, body: Merge) -> PersonRef:
 @router.get("/people/{person}/faces", response_model=list[FaceRow])
 def faces(ctx: Ctx, person: str) -> list[FaceRow]:
     return people_service.person_faces(ctx, person)
+
+
+class Split(BaseModel):
+    face_ids: list[int] = Field(min_length=1)
+    name: str | None = None
+
+
+@router.post("/people/{person}/split", response_model=PersonRef, status_code=201)
+def split(ctx: Ctx, person: str, body: Split) -> PersonRef:
+    """These faces are someone else: a new person (named, if given) holds them."""
+    return people_service.split_person(ctx, person, body.face_ids, body.name)
+
+
+@router.post("/faces/{face_id}/unassign", response_model=MovedFace)
+def unassign_face(ctx: Ctx, face_id: int) -> MovedFace:
+    """The face stays, belonging to nobody; re-clustering leaves it there."""
+    return people_service.unassign_face(ctx, face_id)
+
+
+@router.get("/faces/{face_id}/crop", response_class=Response)
+def face_crop(ctx: Ctx, face_id: int) -> Response:
+    return Response(people_service.face_crop(ctx, face_id), media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+class CollageOut(BaseModel):
+    id: str
+    url: str
+    faces: int
+    width: int
+    height: int
+
+
+@router.post("/people/{person}/collage", response_model=CollageOut, status_code=201)
+def collage(ctx: Ctx, person: str, ratio: str = "16:9", width: int = 1600) -> CollageOut:
+    """A collage of the person's faces, kept in the library's collages folder."""
+    detail = people_service.person_detail(ctx, person)
+    name = f"person-{detail.id}.jpg"
+    made = photo_service.collage(ctx, _collages(ctx) / name, person=str(detail.id), ratio=ratio, width=width)
+    return CollageOut(id=name, url=f"/api/collages/{name}", faces=made.faces, width=made.width, height=made.height)
+
+
+def _collages(ctx: Ctx) -> Path:
+    return ctx.settings.home / "collages"
+
+
+@router.get("/collages/{name}", response_class=FileResponse)
+def collage_file(ctx: Ctx, name: str) -> FileResponse:
+    path = _collages(ctx) / name
+    if not re.fullmatch(r"[\w.-]+\.jpg", name) or not path.is_file():
+        raise NotFound(f"no collage {name}")
+    return FileResponse(path, media_type="image/jpeg")
 
 
 class Move(BaseModel):

@@ -31,6 +31,7 @@ def search_photos(
     camera: str | None = None,
     rating: int | None = None,
     tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    weekday: Annotated[list[int], Query(description="0=Monday..6=Sunday")] = [],  # noqa: B006
     scene: Annotated[list[str], Query()] = [],  # noqa: B006
     person: Annotated[list[str], Query()] = [],  # noqa: B006
     only: bool = False,
@@ -42,13 +43,20 @@ def search_photos(
     limit: int = 50,
     offset: int = 0,
     newest: bool = False,
+    order: Annotated[str | None, Query(description="date, or relevance (the default with q or like)")] = None,
 ) -> PhotoPage:
     """Photos matching every facet; names as the CLI's options (`?near=Hangzhou&from=2023-07&person=Alice`)."""
     return search.search_photos(ctx, search.PhotoSearch(
         date_from=date_from, date_to=date_to, near=near, radius=radius, layout=layout, color=color, camera=camera,
-        rating=rating, tag=tag, scene=scene, person=person, only=only, any_person=any_person,
+        rating=rating, tag=tag, weekday=weekday, scene=scene, person=person, only=only, any_person=any_person,
         people_count=people_count, category=category, query=q, like=like, limit=limit, offset=offset,
-        newest=newest))
+        newest=newest, order=order))
+
+
+@router.get("/parse", response_model=search.ParsedSearch)
+def parse(ctx: Ctx, q: str) -> search.ParsedSearch:
+    """The natural-language box: what the agent's parser understood, as chips and /api/photos parameters."""
+    return search.parse_photo_text(ctx, q)
 
 
 @router.get("/photos/{item_id}", response_model=Record)
