@@ -216,6 +216,7 @@
   async function loadPage() {
     if (loading || (!hasMore && offset > 0)) return;
     loading = true;
+    results.dataset.state = "loading";
     const mine = generation;
     const ui = uiParams();
     try {
@@ -230,7 +231,7 @@
     } catch (err) {
       if (mine === generation) { toast(err.message, "error"); count.textContent = ""; hasMore = false; }
     } finally {
-      if (mine === generation) loading = false;
+      if (mine === generation) { loading = false; results.dataset.state = "ready"; }
     }
     // The observer only fires on a change: if the sentinel is still in view, keep filling.
     if (mine === generation && hasMore && more.getBoundingClientRect().top < innerHeight + 400) loadPage();
@@ -241,6 +242,9 @@
     loading = false; offset = 0; hasMore = false; shown = 0;
     lastDay = null; lastGrid = null; lastPlaces = null;
     results.replaceChildren();
+    // Tests (and anything else watching) can tell a finished search from the one before it.
+    results.dataset.search = String(generation);
+    results.dataset.state = "loading";
     count.textContent = "searching… 搜索中";
     empty.hidden = true;
     const q = toQuery(uiParams()).toString();

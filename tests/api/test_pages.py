@@ -1,0 +1,286 @@
+"""The gallery, photo, people, person and upload pages in a real browser, over the live sample library.
+
+Each test does what a user would do on the page and checks what they would see against the API
+(and the sample library's known photos); each page leaves a screenshot in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from tests.photo_factory import make_photo
+
+HANGZHOU_PHOTOS = {"hangzhou-sunset.jpg", "hangzhou-moon.jpg", "hangzhou-tea-terraces.jpg", "hangzhou-lake-portrait.jpg"}
+
+
+def get(page, web, path: str, **params):
+    """The API, called with the page's own sign-in cookie."""
+    r = page.request.get(web.url + path, params={k: v for k, v in params.items() if v is not None})
+    assert r.ok, f"{path}: {r.status} {r.text()}"
+    return r.json()
+
+
+def api_photos(page, web, **params) -> list[dict]:
+    return get(page, web, "/api/photos", limit=500, **params)["results"]
+
+
+def names(photos) -> set[str]:
+    return {Path(p["path"]).name for p in photos}
+
+
+# ---- gallery ------------------------------------------------------------------------------------
+
+def search_number(page) -> int:
+    return int(page.get_attribute("#results", "data-search") or 0)
+
+
+def wait_search(page, after: int) -> list[int]:
+    """Wait for the search after number `after` to finish; the thumbnails it shows, in order."""
+    page.wait_for_function(
+        "n => { const r = document.getElementById('results');"
+        " return Number(r.dataset.search || 0) > n && r.dataset.state === 'ready'; }", arg=after)
+    return [int(i) for i in page.eval_on_selector_all("#results a.thumb", "els => els.map((e) => e.dataset.id)")]
+
+
+def open_gallery(page, web, query: str = "") -> list[int]:
+    page.goto(web.url + "/" + query)
+    return wait_search(page, 0)
+
+
+def chips(page) -> list[tuple[str, str]]:
+    return [tuple(c) for c in page.eval_on_selector_all(
+        "#chips .chip", "els => els.map((e) => [e.dataset.facet, e.dataset.value])")]
+
+
+def test_a_facet_search_shows_exactly_the_matching_photos_under_their_days(page, web, artifacts):
+    everything = open_gallery(page, web)
+    assert everything == [p["id"] for p in api_photos(page, web)][:60]
+
+    n = search_number(page)
+    page.fill('#facets input[name="near"]', "Hangzhou")
+    page.press('#facets input[name="near"]', "Enter")
+    shown = wait_search(page, n)
+    expected = api_photos(page, web, near="Hangzhou")
+    assert names(expected) == HANGZHOU_PHOTOS
+    assert shown == [p["id"] for p in expected]
+    assert page.inner_text("#result-count") == "4 photos"
+    headers = page.eval_on_selector_all("#results .day-header", "els => els.map((e) => e.textContent)")
+    assert headers and all(re.match(r"2023-07-1\d · Hangzhou, China", h) for h in headers), headers
+    assert parse_qs(urlparse(page.url).query) == {"near": ["Hangzhou"]}
+    page.screenshot(path=str(artifacts / "gallery.png"), full_page=True)
+
+    # A select searches as soon as it changes, on top of the place.
+    n = search_number(page)
+    page.select_option('#facets select[name="layout"]', "tall")
+    shown = wait_search(page, n)
+    tall = api_photos(page, web, near="Hangzhou", layout="tall")
+    assert names(tall) == {"hangzhou-tea-terraces.jpg"} and shown == [p["id"] for p in tall]
+    assert page.inner_text("#result-count") == "1 photo"
+
+    n = search_number(page)
+    page.fill('#facets input[name="camera"]', "no such camera")
+    page.click('#facets button[type="submit"]')
+    assert wait_search(page, n) == []
+    assert page.is_visible("#empty") and page.inner_text("#result-count") == "0 photos"
+
+
+def test_a_link_with_a_person_opens_their_photos_with_the_filter_ticked(page, web):
+    shown = open_gallery(page, web, f"?person={web.alice}")
+    expected = api_photos(page, web, person=str(web.alice))
+    assert names(expected) == {"paris-pink-portrait.jpg", "hangzhou-lake-portrait.jpg"}
+    assert shown == [p["id"] for p in expected]
+    assert page.is_checked(f'#people-options input[name="person"][value="{web.alice}"]')
+    assert chips(page) == []  # the form shows it: no chip needed
+
+
+def test_words_become_chips_and_removing_one_widens_the_search(page, web):
+    open_gallery(page, web)
+    n = search_number(page)
+    page.fill("#nl-input", "photos of Alice in Hangzhou")
+    page.press("#nl-input", "Enter")
+    shown = wait_search(page, n)
+    assert chips(page) == [("person", "Alice"), ("near", "Hangzhou")]
+    narrow = api_photos(page, web, person="Alice", near="Hangzhou")
+    assert names(narrow) == {"hangzhou-lake-portrait.jpg"} and shown == [p["id"] for p in narrow]
+    assert parse_qs(urlparse(page.url).query) == {"person": ["Alice"], "near": ["Hangzhou"]}
+
+    n = search_number(page)
+    page.click('#chips .chip[data-facet="near"] button')
+    shown = wait_search(page, n)
+    assert chips(page) == [("person", "Alice")]
+    wide = api_photos(page, web, person="Alice")
+    assert shown == [p["id"] for p in wide] and len(wide) > len(narrow)
+    assert parse_qs(urlparse(page.url).query) == {"person": ["Alice"]}
+
+    # The chips and the form combine: Alice, and only wide photos.
+    n = search_number(page)
+    page.select_option('#facets select[name="layout"]', "wide")
+    shown = wait_search(page, n)
+    assert shown == [p["id"] for p in api_photos(page, web, person="Alice", layout="wide")]
+
+
+# ---- photo page ---------------------------------------------------------------------------------
+
+def test_the_photo_page_shows_faces_facts_map_rating_and_similar_photos(page, web, artifacts):
+    poker = next(p for p in api_photos(page, web) if Path(p["path"]).name == "new-york-poker-night.jpg")
+    detail = get(page, web, f"/api/photos/{poker['id']}")
+    page.goto(f"{web.url}/photos/{poker['id']}")
+    page.wait_for_selector("#facts dt")
+    page.wait_for_function("document.getElementById('photo').complete && document.getElementById('photo').naturalWidth > 0")
+    boxes = page.locator("#faces .face-box")
+    assert boxes.count() == len(detail["faces"]) == 6
+
+    # Each box sits on its face, wherever the picture is scaled to.
+    frame = page.locator("#photo").bounding_box()
+    scale = frame["width"] / detail["width"]
+    for face in detail["faces"]:
+        box = page.locator(f'#faces .face-box[data-face-id="{face["id"]}"]').bounding_box()
+        x, y, w, _ = face["box"]
+        assert abs(box["x"] - (frame["x"] + x * scale)) < 3 and abs(box["width"] - w * scale) < 4
+        assert abs(box["y"] - (frame["y"] + y * scale)) < 3
+
+    facts = page.inner_text("#facts")
+    for text in ("New York", "2023-10-07 21:30", "Apple iPhone 13", "1280 × 886", detail["description"]):
+        assert text in facts, text
+    assert page.locator("#facts .swatch").count() == len(detail["colours"])
+    page.wait_for_selector("#photo-map path.leaflet-interactive")  # the photo's point
+
+    page.click('#rating button[data-stars="4"]')
+    page.wait_for_selector('#rating[data-rating="4"]')
+    assert get(page, web, f"/api/photos/{poker['id']}")["rating"] == 4
+    page.wait_for_selector("#similar a.thumb")
+    page.screenshot(path=str(artifacts / "photo.png"), full_page=True)
+
+
+def test_a_named_face_links_to_its_person(page, web):
+    portrait = next(p for p in api_photos(page, web) if Path(p["path"]).name == "hangzhou-lake-portrait.jpg")
+    page.goto(f"{web.url}/photos/{portrait['id']}")
+    link = page.locator("#faces .face-box a", has_text="Alice")
+    link.wait_for()
+    assert link.get_attribute("href") == f"/people/{web.alice}"
+
+
+# ---- people and person pages ---------------------------------------------------------------------
+
+def unnamed_people(page, web) -> list[dict]:
+    return [p for p in get(page, web, "/api/people", unnamed="true") if p["faces"]]
+
+
+def test_renaming_on_the_people_page_names_them_in_the_gallery_filter(page, web):
+    person = unnamed_people(page, web)[0]
+    page.goto(web.url + "/people")
+    card = page.locator(f'#wall .person[data-id="{person["id"]}"]')
+    card.click()
+    page.once("dialog", lambda d: d.accept("Carol 卡罗尔"))
+    page.click("#rename")
+    page.wait_for_function("id => document.querySelector(`#wall .person[data-id=\"${id}\"] .name`)?.textContent === 'Carol 卡罗尔'",
+                           arg=person["id"])
+    assert any(p["name"] == "Carol 卡罗尔" for p in get(page, web, "/api/people"))
+
+    open_gallery(page, web)
+    page.click(".people-pick summary")
+    option = page.locator("#people-options label", has=page.locator(f'input[value="{person["id"]}"]'))
+    assert "Carol 卡罗尔" in option.inner_text()
+    n = search_number(page)
+    option.locator("input").check()
+    assert wait_search(page, n) == [p["id"] for p in api_photos(page, web, person=str(person["id"]))]
+
+
+def test_merging_two_people_on_the_people_page_keeps_both_sets_of_faces(page, web, artifacts):
+    keep, other = unnamed_people(page, web)[:2]
+    faces = {f["id"] for who in (keep, other) for f in get(page, web, f"/api/people/{who['id']}/faces")}
+    page.goto(web.url + "/people")
+    page.click(f'#wall .person[data-id="{keep["id"]}"]')
+    page.click(f'#wall .person[data-id="{other["id"]}"]')
+    assert page.locator("#wall .person.selected").count() == 2 and page.is_enabled("#merge")
+    page.wait_for_selector("#suggestions #suggestion-list > *")
+    page.screenshot(path=str(artifacts / "people.png"), full_page=True)
+
+    page.once("dialog", lambda d: d.accept())
+    page.click("#merge")
+    page.locator(f'#wall .person[data-id="{other["id"]}"]').wait_for(state="detached")
+    assert {f["id"] for f in get(page, web, f"/api/people/{keep['id']}/faces")} == faces
+    assert page.request.get(f"{web.url}/api/people/{other['id']}").status == 404
+    photos = sum(1 for _ in {f["item_id"] for f in get(page, web, f"/api/people/{keep['id']}/faces")})
+    assert page.locator(f'#wall .person[data-id="{keep["id"]}"] .count').inner_text().startswith(f"{photos} photo")
+
+
+def test_the_naming_queue_names_one_person_at_a_time(page, web):
+    queue = get(page, web, "/api/people", unnamed="true")
+    page.goto(web.url + "/people")
+    page.wait_for_selector("#queue-faces img")
+    first = page.get_attribute("#queue-faces", "data-id")
+    assert first == str(queue[0]["id"])
+    if len(queue) > 1:
+        page.click("#queue-next")
+        page.wait_for_function("id => document.getElementById('queue-faces').dataset.id !== id", arg=first)
+        assert page.get_attribute("#queue-faces", "data-id") == str(queue[1]["id"])
+    chosen = page.get_attribute("#queue-faces", "data-id")
+    page.fill("#queue-name", "Dora")
+    page.click("#queue-save")
+    page.wait_for_function("id => document.getElementById('queue-faces').dataset.id !== id", arg=chosen)
+    assert get(page, web, f"/api/people/{chosen}")["name"] == "Dora"
+    assert page.locator(f'#wall .person[data-id="{chosen}"] .name').inner_text() == "Dora"
+
+
+def test_the_person_page_lists_their_faces_and_keeps_notes(page, web, artifacts):
+    faces = get(page, web, f"/api/people/{web.alice}/faces")
+    page.goto(f"{web.url}/people/{web.alice}")
+    page.wait_for_selector("#person-faces .face")
+    assert page.inner_text("#person-name") == "Alice"
+    assert sorted(int(i) for i in page.eval_on_selector_all("#person-faces .face", "els => els.map((e) => e.dataset.id)")) \
+        == sorted(f["id"] for f in faces)
+    assert page.get_attribute("#all-photos", "href") == f"/?person={web.alice}"
+    assert page.locator("#person-faces .move-face").count() == len(faces)
+    assert page.locator("#person-faces .unassign-face").count() == len(faces)
+
+    page.fill("#note-text", "knows the best tea house by West Lake")
+    page.click("#note-add")
+    page.locator("#notes li", has_text="knows the best tea house").wait_for()
+    assert any(n["text"] == "knows the best tea house by West Lake" for n in get(page, web, f"/api/people/{web.alice}")["notes"])
+    page.locator("#person-faces .face img").first.click()
+    assert page.is_enabled("#split")
+    page.screenshot(path=str(artifacts / "person.png"), full_page=True)
+
+
+def test_splitting_a_face_off_on_the_person_page_makes_a_new_person(page, web):
+    group = next(p for p in get(page, web, "/api/people") if p["faces"] >= 1 and p["id"] != web.alice)
+    face = get(page, web, f"/api/people/{group['id']}/faces")[0]
+    page.goto(f"{web.url}/people/{group['id']}")
+    page.click(f'#person-faces .face[data-id="{face["id"]}"] img')
+    page.once("dialog", lambda d: d.accept("Eve"))
+    page.click("#split")
+    page.locator(f'#person-faces .face[data-id="{face["id"]}"]').wait_for(state="detached")
+    eve = next(p for p in get(page, web, "/api/people") if p["name"] == "Eve")
+    assert [f["id"] for f in get(page, web, f"/api/people/{eve['id']}/faces")] == [face["id"]]
+
+
+# ---- upload --------------------------------------------------------------------------------------
+
+def test_an_upload_through_the_page_ingests_the_photo(page, web, artifacts, tmp_path):
+    photo = make_photo(tmp_path / "web-upload-lake.jpg", size=(400, 300), background=(30, 90, 210),
+                       foreground=(220, 30, 30), taken=datetime(2021, 9, 3, 8, 15), gps=(30.2741, 120.1551))
+    page.goto(web.url + "/upload")
+    page.set_input_files("#file-input", str(photo))
+    job = page.locator('#jobs .job[data-kind="photos"]')
+    job.wait_for()
+    page.wait_for_selector('#jobs .job[data-kind="photos"][data-status="done"]', timeout=180_000)
+    assert "added 1" in job.locator(".result").inner_text()
+    assert job.locator("progress").evaluate("p => p.value === p.max")
+    uploaded = [p for p in api_photos(page, web) if Path(p["path"]).name == "web-upload-lake.jpg"]
+    assert len(uploaded) == 1 and uploaded[0]["place"]["city"] == "Hangzhou"
+    page.screenshot(path=str(artifacts / "upload.png"), full_page=True)
+
+
+def test_an_unreadable_upload_reports_the_file_and_why(page, web, tmp_path):
+    bad = tmp_path / "not-a-photo.jpg"
+    bad.write_bytes(b"this is not a JPEG")
+    page.goto(web.url + "/upload")
+    page.select_option("#kind", "photos")
+    page.set_input_files("#file-input", str(bad))
+    page.wait_for_selector('#jobs .job[data-status="done"], #jobs .job[data-status="failed"]', timeout=120_000)
+    problems = page.inner_text("#jobs .job .problems")
+    assert "not-a-photo.jpg" in problems and "not a readable image" in problems
