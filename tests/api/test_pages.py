@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.photo_factory import make_photo
 
@@ -94,6 +94,56 @@ def test_a_link_with_a_person_opens_their_photos_with_the_filter_ticked(page, we
     assert shown == [p["id"] for p in expected]
     assert page.is_checked(f'#people-options input[name="person"][value="{web.alice}"]')
     assert chips(page) == []  # the form shows it: no chip needed
+
+
+def test_scrolling_down_loads_the_next_pages_until_every_photo_is_shown(page, web):
+    # The sample library fits in one page: ask for pages of 4 so that scrolling has work to do.
+    def small_pages(route):
+        url = urlparse(route.request.url)
+        query = {k: v for k, v in parse_qs(url.query).items() if k != "limit"}
+        route.continue_(url=url._replace(query=urlencode({**query, "limit": ["4"]}, doseq=True)).geturl())
+
+    page.set_viewport_size({"width": 1280, "height": 600})
+    page.route(re.compile(r".*/api/photos\?.*"), small_pages)
+    expected = [p["id"] for p in api_photos(page, web)]
+    assert len(expected) > 8
+    page.goto(web.url + "/")
+    page.wait_for_selector("#results a.thumb")
+    for _ in range(len(expected)):
+        if page.locator("#results a.thumb").count() == len(expected):
+            break
+        page.mouse.wheel(0, 5000)
+        page.wait_for_timeout(300)
+    page.wait_for_function("n => document.querySelectorAll('#results a.thumb').length === n "
+                           "&& document.getElementById('results').dataset.state === 'ready'", arg=len(expected))
+    shown = [int(i) for i in page.eval_on_selector_all("#results a.thumb", "els => els.map((e) => e.dataset.id)")]
+    assert shown == expected  # every photo once, in date order
+    assert page.inner_text("#result-count") == f"{len(expected)} photos"
+    # Each day has one header even when its photos came in two pages.
+    days = page.eval_on_selector_all("#results .day", "els => els.map((e) => e.dataset.day)")
+    assert len(days) == len(set(days))
+
+
+def test_how_many_people_and_only_them(page, web):
+    open_gallery(page, web)
+    n = search_number(page)
+    page.fill('#facets input[name="people-count"]', "6")
+    page.press('#facets input[name="people-count"]', "Enter")
+    shown = wait_search(page, n)
+    six = api_photos(page, web, **{"people-count": 6})
+    assert names(six) == {"new-york-poker-night.jpg"} and shown == [p["id"] for p in six]
+
+    page.fill('#facets input[name="people-count"]', "")
+    page.click(".people-pick summary")
+    n = search_number(page)
+    page.check(f'#people-options input[value="{web.alice}"]')
+    wait_search(page, n)
+    n = search_number(page)
+    page.check('#facets input[name="only"]')
+    shown = wait_search(page, n)
+    alone = api_photos(page, web, person=str(web.alice), only="true")
+    assert shown == [p["id"] for p in alone] and names(alone) <= {"paris-pink-portrait.jpg", "hangzhou-lake-portrait.jpg"}
+    assert parse_qs(urlparse(page.url).query) == {"person": [str(web.alice)], "only": ["true"]}
 
 
 def test_words_become_chips_and_removing_one_widens_the_search(page, web):
@@ -208,6 +258,13 @@ def test_merging_two_people_on_the_people_page_keeps_both_sets_of_faces(page, we
     assert page.locator(f'#wall .person[data-id="{keep["id"]}"] .count').inner_text().startswith(f"{photos} photo")
 
 
+def test_double_clicking_a_person_opens_their_photos(page, web):
+    page.goto(web.url + "/people")
+    page.dblclick(f'#wall .person[data-id="{web.alice}"]')
+    page.wait_for_url(f"**/?person={web.alice}")
+    assert wait_search(page, 0) == [p["id"] for p in api_photos(page, web, person=str(web.alice))]
+
+
 def test_the_naming_queue_names_one_person_at_a_time(page, web):
     queue = get(page, web, "/api/people", unnamed="true")
     page.goto(web.url + "/people")
@@ -284,3 +341,34 @@ def test_an_unreadable_upload_reports_the_file_and_why(page, web, tmp_path):
     page.wait_for_selector('#jobs .job[data-status="done"], #jobs .job[data-status="failed"]', timeout=120_000)
     problems = page.inner_text("#jobs .job .problems")
     assert "not-a-photo.jpg" in problems and "not a readable image" in problems
+
+
+def test_a_folder_upload_makes_one_job_per_kind(page, web, samples, tmp_path):
+    folder = tmp_path / "trip"
+    make_photo(folder / "day1" / "web-folder-beach.jpg", taken=datetime(2013, 7, 6, 18), gps=(50.7772, 6.0820),
+               background=(240, 220, 160))
+    (folder / "tracks").mkdir()
+    (folder / "tracks" / "walk.gpx").write_bytes((samples / "gps" / "gpxpy" / "track-with-empty-segment.gpx").read_bytes())
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    page.goto(web.url + "/upload")
+    page.set_input_files("#folder-input", str(folder))
+    for kind in ("photos", "locations"):
+        page.wait_for_selector(f'#jobs .job[data-kind="{kind}"][data-status="done"]', timeout=180_000)
+        assert "added 1" in page.inner_text(f'#jobs .job[data-kind="{kind}"] .result')
+    assert page.locator("#jobs .job").count() == 2  # the dot file is left out
+    assert "web-folder-beach.jpg" in names(api_photos(page, web))
+
+
+def test_dropped_files_are_uploaded(page, web, tmp_path):
+    photo = make_photo(tmp_path / "web-dropped.jpg", taken=datetime(2020, 2, 2, 12), background=(20, 160, 60))
+    page.goto(web.url + "/upload")
+    # A drop made in script carries files but no folder entries: the page takes them from dataTransfer.files.
+    page.evaluate("""async ([name, bytes]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], name, {type: "image/jpeg"}));
+      const zone = document.getElementById("dropzone");
+      zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+      zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""", ["web-dropped.jpg", list(photo.read_bytes())])
+    page.wait_for_selector('#jobs .job[data-kind="photos"][data-status="done"]', timeout=180_000)
+    assert "web-dropped.jpg" in names(api_photos(page, web))
