@@ -62,14 +62,29 @@ def build_web_library(folder: Path) -> int:
 
 
 @pytest.fixture(scope="session")
-def web(tmp_path_factory) -> LiveServer:
+def web_source(tmp_path_factory) -> tuple[Path, int]:
+    """The sample library as built, never served: tests that change things start from a copy."""
+    folder = tmp_path_factory.mktemp("web-source")
+    return folder, build_web_library(folder)
+
+
+def copy_library(source: Path, target: Path) -> Path:
+    import shutil
+
+    # models/ holds only caches (text embeddings) that rebuild themselves.
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("models"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def web(web_source, tmp_path_factory) -> LiveServer:
     import uvicorn
 
     from deepdiary.api import create_app
     from deepdiary.services.tokens import create_token
 
-    folder = tmp_path_factory.mktemp("web")
-    alice = build_web_library(folder)
+    source, alice = web_source
+    folder = copy_library(source, tmp_path_factory.mktemp("web") / "library")
     ctx = AppContext(Settings(home=folder, llm_backend="none"))
     token = create_token(ctx, "browser tests").token
     port = _free_port()
