@@ -88,6 +88,9 @@
     const params = new URLSearchParams({q: question});
     const conversation = sessionStorage.getItem(KEY);
     if (conversation) params.set("conversation_id", conversation);
+    // /chat?backend=none picks the housekeeper's backend, e.g. the parser alone for a quick check.
+    const backend = new URLSearchParams(location.search).get("backend");
+    if (backend) params.set("backend", backend);
     const source = new EventSource(`/api/ask/stream?${params}`);
     let finished = false;
     const finish = () => {
@@ -120,9 +123,11 @@
     // One name for two things: the server's "error" event has data; a dropped connection has none.
     source.addEventListener("error", (e) => {
       if (finished) return;
-      const message = e.data ? (data(e).error || "error") : "The connection was lost. 连接中断。";
-      bubble.append(el("p.error", {text: message}));
-      toast(message, "error");
+      const problem = e.data ? data(e) : {error: "The connection was lost. 连接中断。"};
+      bubble.append(el("p.error", {text: problem.error || "error"}));
+      toast(problem.error || "error", "error");
+      // A stored conversation that is gone (another library, a wiped catalogue): start afresh next time.
+      if (problem.kind === "NotFound" && conversation && /conversation/.test(problem.error)) { sessionStorage.removeItem(KEY); showConversation(); }
       // Without this the browser would reconnect and ask the same question again.
       if (!e.data) finish();
     });

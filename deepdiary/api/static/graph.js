@@ -123,7 +123,8 @@
       if (nodes.length < path.length) {
         pathResult.append(el("li.muted", {text: "Some steps are outside the filtered graph. 部分节点不在当前图中。"}));
       }
-      if (onPath.nonempty()) cy.animate({fit: {eles: onPath, padding: 60}}, {duration: 300});
+      // The path with what touches it, so the highlight is seen in its surroundings.
+      if (onPath.nonempty()) cy.animate({fit: {eles: onPath.union(onPath.neighborhood()), padding: 40}}, {duration: 300});
     } catch (err) {
       pathResult.replaceChildren(el("li.error", {text: err.message}));
       toast(err.message, "error");

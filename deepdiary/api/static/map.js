@@ -46,11 +46,16 @@
     const [lon, lat] = f.geometry.coordinates;
     const p = f.properties;
     const m = L.circleMarker([lat, lon], {radius: 7, color: "#fff", weight: 2, fillColor: "#2f6fdb", fillOpacity: 0.95,
-                                          photoId: p.id, takenAt: p.taken_at, place: p.place});
+                                          photoId: p.id, takenAt: p.taken_at});
     // Built on open, so thousands of markers do not each hold a thumbnail element.
-    m.bindPopup(() => DD.el("div.map-popup", {},
-      DD.thumb({id: p.id, taken_at: p.taken_at, place: typeof p.place === "object" ? p.place : null}),
-      DD.el("div", {text: [DD.day(p.taken_at), placeText(p.place)].filter(Boolean).join(" · ")})), {minWidth: 170});
+    m.bindPopup(() => {
+      const caption = DD.el("div", {text: [DD.day(p.taken_at), placeText(p.place)].filter(Boolean).join(" · ")});
+      // The map sends only a place id; the photo's own record names the place.
+      if (!p.place) DD.api(`/api/photos/${p.id}`).then((photo) => {
+        if (photo.place) caption.textContent = `${DD.day(p.taken_at)} · ${DD.placeName(photo.place)}`;
+      }).catch(() => {});
+      return DD.el("div.map-popup", {}, DD.thumb({id: p.id, taken_at: p.taken_at}), caption);
+    }, {minWidth: 170});
     return m;
   }
 
@@ -74,8 +79,7 @@
   function openGallery(markers) {
     const grid = panel.querySelector(".grid");
     const photos = markers.filter((m) => m.options.photoId !== undefined)
-      .map((m) => ({id: m.options.photoId, taken_at: m.options.takenAt,
-                    place: typeof m.options.place === "object" ? m.options.place : null}))
+      .map((m) => ({id: m.options.photoId, taken_at: m.options.takenAt}))
       .sort((a, b) => (a.taken_at || "").localeCompare(b.taken_at || ""));
     grid.replaceChildren(...photos.map((p) => DD.thumb(p)));
     const days = [...new Set(photos.map((p) => DD.day(p.taken_at)))].sort();
@@ -120,7 +124,7 @@
     extras.eachLayer((l) => bounds.extend(l.getBounds ? l.getBounds() : l.getLatLng()));
     document.getElementById("map-count").textContent =
       `${photos.length} photos 张照片 · ${stays} stays 次停留 · ${tracks} tracks 条轨迹`;
-    if (fit && bounds.isValid()) map.fitBounds(bounds, {padding: [40, 40], maxZoom: 12});
+    if (fit && bounds.isValid()) map.fitBounds(bounds, {padding: [40, 40], maxZoom: 12, animate: false});
   }
 
   fromInput.addEventListener("change", () => load(true));
