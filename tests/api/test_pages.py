@@ -265,6 +265,49 @@ def test_double_clicking_a_person_opens_their_photos(page, web):
     assert wait_search(page, 0) == [p["id"] for p in api_photos(page, web, person=str(web.alice))]
 
 
+def test_hiding_a_person_and_showing_the_hidden_again(page, web):
+    person = next(p for p in get(page, web, "/api/people") if p["faces"] and p["id"] != web.alice)
+    card = f'#wall .person[data-id="{person["id"]}"]'
+    page.goto(web.url + "/people")
+    page.click(card)
+    page.click("#hide")
+    page.locator(card).wait_for(state="detached")
+    assert person["id"] not in {p["id"] for p in get(page, web, "/api/people")}
+
+    page.check("#show-hidden")
+    page.locator(f"{card}.hidden-person").wait_for()
+    page.click(card)
+    assert page.inner_text("#hide").startswith("Unhide")
+    page.click("#hide")
+    page.wait_for_function("sel => !document.querySelector(sel).classList.contains('hidden-person')", arg=card)
+    assert person["id"] in {p["id"] for p in get(page, web, "/api/people")}
+
+
+def test_a_collage_of_the_selected_person_is_shown(page, web):
+    page.goto(web.url + "/people")
+    page.click(f'#wall .person[data-id="{web.alice}"]')
+    page.click("#collage")
+    page.wait_for_function("() => { const i = document.getElementById('collage-image');"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+    assert page.get_attribute("#collage-image", "src").startswith("/api/collages/")
+
+
+def test_a_suggested_pair_is_merged_from_the_suggestions_panel(page, web):
+    # Split one of Alice's two faces off: the two halves are the likeliest pair there is.
+    faces = get(page, web, f"/api/people/{web.alice}/faces")
+    assert len(faces) >= 2
+    r = page.request.post(f"{web.url}/api/people/{web.alice}/split", data={"face_ids": [faces[-1]["id"]], "name": None})
+    assert r.ok, r.text()
+    twin = r.json()["id"]
+    page.goto(web.url + "/people")
+    pair = page.locator(f'#suggestions .suggestion:has(button.merge-suggestion[data-other="{twin}"])')
+    pair.wait_for()
+    assert pair.locator("img").count() == 2
+    pair.locator("button.merge-suggestion").click()
+    page.locator(f'#wall .person[data-id="{twin}"]').wait_for(state="detached")
+    assert {f["id"] for f in get(page, web, f"/api/people/{web.alice}/faces")} == {f["id"] for f in faces}
+
+
 def test_the_naming_queue_names_one_person_at_a_time(page, web):
     queue = get(page, web, "/api/people", unnamed="true")
     page.goto(web.url + "/people")

@@ -276,6 +276,10 @@
     resetForm(); chips = []; chipParams = {}; nlInput.value = ""; renderChips(); run();
   });
   addEventListener("popstate", () => { applyQuery(location.search); run({push: false}); });
+  // The people list floats over the results: a click elsewhere puts it away.
+  const pick = document.querySelector(".people-pick");
+  document.addEventListener("click", (e) => { if (pick.open && !pick.contains(e.target)) pick.open = false; });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") pick.open = false; });
 
   (async () => {
     await loadPeople();  // first, so that ?person=3 ticks a box instead of becoming a chip
