@@ -20,6 +20,7 @@ import re
 import time
 from datetime import date
 from functools import cached_property
+from typing import Callable
 
 from pydantic import BaseModel, Field
 
@@ -133,8 +134,10 @@ class Housekeeper:
 
     # -- asking --------------------------------------------------------------------------
     def ask(self, question: str, conversation_id: int | None = None, channel: str = "cli",
-            external_id: str | None = None, today: date | None = None) -> Answer:
-        """Answer one question; ``today`` (default: the housekeeper's, else the real date) resolves relative dates."""
+            external_id: str | None = None, today: date | None = None,
+            on_tool_call: Callable[[ToolCallRecord], None] | None = None) -> Answer:
+        """Answer one question; ``today`` (default: the housekeeper's, else the real date) resolves relative dates.
+        ``on_tool_call`` hears of each search as it finishes, so a channel can show progress."""
         started = time.perf_counter()
         question = question.strip()
         today = today or self.today
@@ -150,6 +153,8 @@ class Housekeeper:
         def execute(call: ToolCall) -> dict:
             output, record = self.run(call, tools)
             done.append((call, output, record))
+            if on_tool_call:
+                on_tool_call(record)
             return output
 
         follow = resolve_followup(question, history, lambda c: self.run(c, tools)[0])

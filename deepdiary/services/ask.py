@@ -27,10 +27,12 @@ def parse_today(text: str | None) -> date | None:
 
 
 def ask(ctx: AppContext, question: str, conversation_id: int | None = None, backend: str | None = None,
-        today: date | None = None, channel: str = "cli", external_id: str | None = None, keeper=None):
-    """One answer with the items it relied on, recorded in its conversation."""
+        today: date | None = None, channel: str = "cli", external_id: str | None = None, keeper=None,
+        on_tool_call=None):
+    """One answer with the items it relied on, recorded in its conversation; ``on_tool_call``
+    hears of each search as it is made."""
     if not question.strip():
         raise InvalidInput("ask a question")
     keeper = keeper or housekeeper(ctx, backend)
     return keeper.ask(question, conversation_id=conversation_id, channel=channel, external_id=external_id,
-                      today=today)
+                      today=today, on_tool_call=on_tool_call)

@@ -46,23 +46,47 @@ def _event(kind: str, data) -> str:
 @router.get("/ask/stream", response_class=StreamingResponse)
 async def ask_stream(ctx: Ctx, request: Request, q: str, conversation_id: int | None = None,
                      backend: str | None = None) -> StreamingResponse:
-    """Events: `status` at once, then `tool_call` for each search, `answer`, `citations` and `done`."""
+    """Events: `status` at once, `tool_call` as each search finishes, then `answer`, `citations` and `done`."""
     keeper = _keeper(request, backend)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def heard(record) -> None:  # on the worker thread: hand the event to the loop
+        loop.call_soon_threadsafe(queue.put_nowait, ("tool_call", record.model_dump(mode="json")))
+
+    def work() -> None:
+        try:
+            answer = ask_service.ask(ctx, q, conversation_id, channel="api", keeper=keeper, on_tool_call=heard)
+            loop.call_soon_threadsafe(queue.put_nowait, ("result", answer))
+        except DeepDiaryError as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", {"error": str(exc), "kind": type(exc).__name__}))
+        except Exception as exc:  # noqa: BLE001 - a bug still ends the stream, with a message
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", {"error": f"unexpected {type(exc).__name__}",
+                                                                   "kind": "InternalError"}))
+            raise
 
     async def events() -> AsyncIterator[str]:
         yield _event("status", {"state": "thinking", "question": q})
+        worker = asyncio.create_task(asyncio.to_thread(work))
+        while True:
+            kind, data = await queue.get()
+            if kind == "tool_call":
+                yield _event("tool_call", data)
+                continue
+            if kind == "error":
+                yield _event("error", data)
+                yield _event("done", {})
+                break
+            answer = data
+            yield _event("answer", {"id": answer.id, "conversation_id": answer.conversation_id,
+                                    "text": answer.answer, "language": answer.language})
+            yield _event("citations", answer.citations)
+            yield _event("done", {"seconds": answer.seconds, "backend": answer.backend,
+                                  "conversation_id": answer.conversation_id})
+            break
         try:
-            answer = await asyncio.to_thread(ask_service.ask, ctx, q, conversation_id, None, None, "api", None,
-                                             keeper)
-        except DeepDiaryError as exc:
-            yield _event("error", {"error": str(exc), "kind": type(exc).__name__})
-            yield _event("done", {})
-            return
-        for call in answer.tool_calls:
-            yield _event("tool_call", call.model_dump(mode="json"))
-        yield _event("answer", {"id": answer.id, "conversation_id": answer.conversation_id, "text": answer.answer,
-                                "language": answer.language})
-        yield _event("citations", answer.citations)
-        yield _event("done", {"seconds": answer.seconds, "backend": answer.backend})
+            await worker
+        except Exception:  # noqa: BLE001 - already reported in the stream; the thread logged it
+            pass
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
