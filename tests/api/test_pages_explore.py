@@ -61,8 +61,10 @@ def test_clicking_a_cluster_opens_its_photos_as_a_gallery(page, web):
     open_map(page, web)
     # From far enough out, nearby photos always share a cluster.
     page.evaluate("() => { DDMap.map.setView([20, 0], 1, {animate: false}); }")
-    cluster = page.locator(".marker-cluster").first
-    cluster.wait_for()
+    # The old zoom's icons fade out for a moment; count and click only once they are gone.
+    page.wait_for_function("!DDMap.map._animatingZoom && !DDMap.cluster._inZoomAnimation")
+    page.wait_for_timeout(600)
+    cluster = page.locator(".marker-cluster").first.element_handle()
     count = int(cluster.inner_text())
     cluster.click()
     gallery = page.locator("#cluster-gallery")
@@ -242,3 +244,21 @@ def test_a_failed_question_shows_the_error_in_the_bubble(page, web):
     page.fill("#question", "photos in Hangzhou")
     page.press("#question", "Enter")
     page.locator(".bubble.keeper").last.locator(".citations a.thumb").first.wait_for()
+
+
+def test_the_graph_filters_by_person_and_year(page, web):
+    around_alice = get(page, web, "/api/graph", person=web.alice)
+    page.goto(web.url + "/graph")
+    page.wait_for_function("window.DDGraph && DDGraph.nodes().length > 0")
+    page.select_option("#graph-person", str(web.alice))
+    page.wait_for_function(f"DDGraph.nodes().length === {len(around_alice['nodes'])}")
+    assert page.evaluate(f"DDGraph.getElementById('person:{web.alice}').nonempty()")
+
+    page.select_option("#graph-person", "")
+    year = get(page, web, "/api/events")[0]["start"][:4]
+    that_year = get(page, web, "/api/graph", year=year)
+    page.fill("#graph-year", year)
+    page.dispatch_event("#graph-year", "change")
+    page.wait_for_function(f"DDGraph.nodes().length === {len(that_year['nodes'])}")
+    met = get(page, web, "/api/graph/met-most", year=year)
+    page.wait_for_function(f"document.querySelectorAll('#met-most li[data-id]').length === {len(met)}")

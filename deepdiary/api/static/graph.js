@@ -54,9 +54,13 @@
   cy.on("tap", "node", (e) => showNode(e.target));
   cy.on("tap", (e) => { if (e.target === cy) info.hidden = true; });
 
+  let latest = 0;  // filters change faster than answers come back: only the last answer is drawn
+
   async function loadGraph() {
+    const mine = ++latest;
     try {
       const data = await api("/api/graph", {params: {year: yearInput.value, person: personSelect.value}});
+      if (mine !== latest) return;
       cy.elements().remove();
       const ids = new Set((data.nodes || []).map((n) => n.id));
       cy.add((data.nodes || []).map((n) => ({group: "nodes", data: {...n, weight: n.weight || 0}})));

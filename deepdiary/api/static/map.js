@@ -98,7 +98,10 @@
   });
   document.getElementById("cluster-close").addEventListener("click", () => { panel.hidden = true; map.invalidateSize(); });
 
+  let latest = 0;  // dates change faster than answers come back: only the last answer is drawn
+
   async function load(fit) {
+    const mine = ++latest;
     let data;
     try {
       data = await DD.api("/api/map", {params: {from: fromInput.value, to: toInput.value}});
@@ -106,6 +109,7 @@
       DD.toast(err.message, "error");
       return;
     }
+    if (mine !== latest) return;
     cluster.clearLayers();
     extras.clearLayers();
     const photos = [], bounds = L.latLngBounds([]);

@@ -113,11 +113,15 @@
     if (card) { toggle(card, true); card.scrollIntoView({behavior: "smooth", block: "start"}); }
   }
 
+  let latest = 0;  // filters change faster than answers come back: only the last answer is shown
+
   async function loadEvents() {
+    const mine = ++latest;
     const params = {from: form.from.value, to: form.to.value, place: form.place.value.trim()};
     list.replaceChildren(el("p.muted", {text: "Loading… 加载中"}));
     try {
       const events = await api("/api/events", {params});
+      if (mine !== latest) return;
       events.sort((a, b) => (b.start || "").localeCompare(a.start || ""));
       document.getElementById("tl-count").textContent = `${events.length} events 个事件`;
       if (!events.length) {
