@@ -83,7 +83,8 @@
   }
 
   // Put one URL value into the form if it has a place for it; say whether it did.
-  function setField(key, value) {
+  // `filled` holds the single-valued fields already set from this URL: a second value becomes a chip.
+  function setField(key, value, filled) {
     if (key === "newest" && value === "true") key = "order", value = "newest";
     if (key === "person") {
       const box = form.querySelector(`input[name="person"][value="${CSS.escape(value)}"]`);
@@ -93,24 +94,31 @@
     }
     const field = form.elements.namedItem(key);
     if (!field || !(field instanceof HTMLElement) || !field.name) return false;
+    if (filled.has(key)) return false;
+    filled.add(key);
     if (field.type === "checkbox") { field.checked = value === "true"; return true; }
-    if (field.value) return false;  // already set: the second value becomes a chip
     if (key === "color") {
       const m = value.match(/^(fg|bg):(.+)$/);
       region.value = m ? m[1] : "";
       field.value = m ? m[2] : value;
       return true;
     }
+    const before = field.value;
     field.value = value;
-    return field.value === value;  // a date input refuses "2023-07": keep that as a chip instead
+    if (field.value === value) return true;
+    // A date input refuses "2023-07", a select an unknown option: keep the value as a chip instead.
+    field.value = before;
+    filled.delete(key);
+    return false;
   }
 
   function applyQuery(search) {
     resetForm();
     chips = []; chipParams = {};
+    const filled = new Set();
     for (const [k, v] of new URLSearchParams(search)) {
       if (k === "limit" || k === "offset") continue;
-      if (setField(k, v)) continue;
+      if (setField(k, v, filled)) continue;
       addChipParam(k, v);
       chips.push({facet: k, value: v, label: chipLabel(k, v)});
     }
