@@ -13,10 +13,19 @@ from deepdiary.core.errors import DeepDiaryError
 from deepdiary.services import AppContext
 
 
-def create_app(ctx: AppContext) -> FastAPI:
+def create_app(ctx: AppContext, warm_models: bool = False) -> FastAPI:
+    """The app over one context. ``warm_models`` loads the models at start-up (in the
+    background, so the gallery answers at once; a question asked meanwhile waits for them)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         ctx.library  # migrate and open once, at start-up, never per request
+        if warm_models:
+            import logging
+            import threading
+
+            log = logging.getLogger("deepdiary.api").warning
+            threading.Thread(target=ctx.warm_up, args=(log,), name="warm-up", daemon=True).start()
         yield
         ctx.close()
 

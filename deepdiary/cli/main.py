@@ -727,7 +727,7 @@ def serve(
     from deepdiary.api import create_app
 
     err.print(f"Deep Diary on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops it")
-    uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(ctx, warm_models=True), host=host, port=port, log_level="warning")
 
 
 @command(token_app, "create")

@@ -68,6 +68,22 @@ class AppContext:
         with self.library.read_session() as session:
             yield session
 
+    def warm_up(self, log=None) -> list[str]:
+        """Load what answering needs (the text encoder, the housekeeper's model) now, so that no
+        request pays for it; a model that cannot load is reported and left to fail per request."""
+        from deepdiary.core.errors import DeepDiaryError
+
+        warmed = []
+        for name, load in (("text encoder", lambda: self.models.text.embed(["warm"])),
+                           (f"language model ({self.settings.llm_backend})", lambda: self.models.llm())):
+            try:
+                load()
+                warmed.append(name)
+            except DeepDiaryError as exc:
+                if log:
+                    log(f"{name} not loaded: {exc}")
+        return warmed
+
     def close(self) -> None:
         if self._library is not None:
             self._library.close()
