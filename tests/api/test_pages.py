@@ -6,6 +6,7 @@ Each test does what a user would do on the page and checks what they would see a
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -387,6 +388,25 @@ def test_splitting_a_face_off_on_the_person_page_makes_a_new_person(page, web):
     assert [f["id"] for f in get(page, web, f"/api/people/{eve['id']}/faces")] == [face["id"]]
 
 
+def test_moving_and_unassigning_faces_on_the_person_page(page, web):
+    donors = [p for p in get(page, web, "/api/people") if p["faces"] and p["id"] != web.alice and not p["hidden"]]
+    source, target = donors[0], donors[1]
+    target_name = target["name"] or str(target["id"])
+    moved = get(page, web, f"/api/people/{source['id']}/faces")[0]
+    page.goto(f"{web.url}/people/{source['id']}")
+    page.once("dialog", lambda d: d.accept(target_name))
+    page.click(f'#person-faces .face[data-id="{moved["id"]}"] .move-face')
+    page.locator(f'#person-faces .face[data-id="{moved["id"]}"]').wait_for(state="detached")
+    assert moved["id"] in {f["id"] for f in get(page, web, f"/api/people/{target['id']}/faces")}
+
+    page.goto(f"{web.url}/people/{target['id']}")
+    page.locator(f'#person-faces .face[data-id="{moved["id"]}"]').wait_for()
+    page.click(f'#person-faces .face[data-id="{moved["id"]}"] .unassign-face')
+    page.locator(f'#person-faces .face[data-id="{moved["id"]}"]').wait_for(state="detached")
+    assert all(moved["id"] not in {f["id"] for f in get(page, web, f"/api/people/{p['id']}/faces")}
+               for p in get(page, web, "/api/people", hidden="true", low_quality="true"))
+
+
 # ---- upload --------------------------------------------------------------------------------------
 
 def test_an_upload_through_the_page_ingests_the_photo(page, web, artifacts, tmp_path):
@@ -444,3 +464,22 @@ def test_dropped_files_are_uploaded(page, web, tmp_path):
     }""", ["web-dropped.jpg", list(photo.read_bytes())])
     page.wait_for_selector('#jobs .job[data-kind="photos"][data-status="done"]', timeout=180_000)
     assert "web-dropped.jpg" in names(api_photos(page, web))
+
+
+def test_a_chat_export_and_a_diary_go_in_as_what_they_are(page, web, tmp_path):
+    chat = tmp_path / "Carol.json"
+    chat.write_text(json.dumps({"conversation": "Carol", "owner": "me", "messages": [
+        {"id": "c1", "time": "2023-07-14T20:00:00", "sender": "Carol", "text": "Did you see the lotus on West Lake?"},
+        {"id": "c2", "time": "2023-07-14T20:01:00", "sender": "me", "text": "Yes, pink everywhere!"}]}), encoding="utf-8")
+    diary = tmp_path / "journal.md"
+    diary.write_text("# 2023-07-15\nRowed a boat on West Lake at dawn; the herons were out.\n", encoding="utf-8")
+    page.goto(web.url + "/upload")
+    page.set_input_files("#file-input", str(chat))  # guessed from the name: a chat export
+    page.wait_for_selector('#jobs .job[data-kind="chats"][data-status="done"]', timeout=180_000)
+    page.select_option("#kind", "diary")
+    page.set_input_files("#file-input", str(diary))
+    page.wait_for_selector('#jobs .job[data-kind="diary"][data-status="done"]', timeout=180_000)
+    for kind in ("chats", "diary"):
+        assert "failed 0" in page.inner_text(f'#jobs .job[data-kind="{kind}"] .result')
+    assert get(page, web, "/api/chats", q="lotus West Lake", limit=5)
+    assert any("herons" in json.dumps(hit) for hit in get(page, web, "/api/chats", q="herons", diary="true", limit=5))

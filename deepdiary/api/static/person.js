@@ -57,7 +57,20 @@
     splitButton.firstChild.textContent = chosen.size ? `Split ${chosen.size} selected off ` : "Split selected off ";
   }
 
-  const reload = () => Promise.all([loadPerson(), loadFaces()]);
+  // Moving away someone's last face removes the person: say so rather than show an error.
+  async function reload() {
+    try {
+      await loadPerson();
+    } catch (err) {
+      if (!(err instanceof DD.ApiError) || err.status !== 404) throw err;
+      facesBox.replaceChildren(el("p.muted", {}, "No faces left: this person is gone. 没有面孔了，此人已移除。 ",
+                                  el("a", {href: "/people", text: "Back to people 返回人物"})));
+      document.getElementById("face-count").textContent = "(0)";
+      for (const b of document.querySelectorAll("#person-page button")) b.disabled = true;
+      return;
+    }
+    await loadFaces();
+  }
 
   function moveFace(f) {
     act(async () => {
