@@ -483,3 +483,13 @@ def test_a_chat_export_and_a_diary_go_in_as_what_they_are(page, web, tmp_path):
         assert "failed 0" in page.inner_text(f'#jobs .job[data-kind="{kind}"] .result')
     assert get(page, web, "/api/chats", q="lotus West Lake", limit=5)
     assert any("herons" in json.dumps(hit) for hit in get(page, web, "/api/chats", q="herons", diary="true", limit=5))
+
+
+def test_a_missing_photo_or_person_says_so(page, web):
+    page.goto(web.url + "/photos/987654")
+    page.locator("#facts .error", has_text="987654").wait_for()
+    assert page.locator("#toast.error").inner_text() == page.inner_text("#facts .error")
+    assert not page.is_visible(".photo-frame") and not page.is_visible("#similar-section")
+    page.goto(web.url + "/people/987654")
+    page.locator("#person-name", has_text="987654").wait_for()
+    assert not page.is_visible("#person-faces")

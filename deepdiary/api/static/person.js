@@ -147,7 +147,7 @@
     catch (err) {
       toast(err.message, "error");
       document.getElementById("person-name").textContent = err.message;
-      facesBox.replaceChildren();
+      for (const part of document.querySelectorAll("#person-page .split, .person-head .toolbar")) part.hidden = true;
       return;
     }
     act(loadFaces);

@@ -158,6 +158,8 @@
     } catch (err) {
       toast(err.message, "error");
       facts.replaceChildren(el("dd.error", {text: err.message}));
+      for (const id of ["similar-section", "rating"]) document.getElementById(id).hidden = true;
+      document.querySelector(".photo-frame").hidden = true;
       return;
     }
     document.title = `${rec.title || "Photo " + id} · Deep Diary`;
