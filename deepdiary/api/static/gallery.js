@@ -284,6 +284,12 @@
     resetForm(); chips = []; chipParams = {}; nlInput.value = ""; renderChips(); run();
   });
   addEventListener("popstate", () => { applyQuery(location.search); run({push: false}); });
+  // On a phone the form would hide the photos: it folds away behind a button.
+  const toggle = document.getElementById("facets-toggle");
+  toggle.addEventListener("click", () => {
+    const open = form.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
   // The people list floats over the results: a click elsewhere puts it away.
   const pick = document.querySelector(".people-pick");
   document.addEventListener("click", (e) => { if (pick.open && !pick.contains(e.target)) pick.open = false; });
