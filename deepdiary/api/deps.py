@@ -12,7 +12,8 @@ from deepdiary.services import AppContext
 COOKIE = "dd_token"
 
 
-def app_context(request: Request) -> AppContext:
+async def app_context(request: Request) -> AppContext:
+    # async: FastAPI would run a plain function in the thread pool, a thread hop per request for nothing.
     return request.app.state.ctx
 
 

@@ -48,6 +48,7 @@ def _atomic_write(dest: Path, writer) -> None:
 class BlobStore:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._root_text = str(self.root)
 
     def _dir(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4]
@@ -57,6 +58,10 @@ class BlobStore:
 
     def thumbnail_path(self, sha256: str) -> Path:
         return self._dir(sha256) / f"{sha256}.thumb.webp"
+
+    def thumbnail_file(self, sha256: str) -> str:
+        """``thumbnail_path`` as a string, without pathlib: a gallery page names sixty of them."""
+        return os.path.join(self._root_text, sha256[:2], sha256[2:4], f"{sha256}.thumb.webp")
 
     def put_file(self, source: Path, sha256: str, ext: str, copy: bool = True) -> Path:
         """Store ``source`` under its digest; a blob already there is left as it is."""
