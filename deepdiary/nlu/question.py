@@ -123,6 +123,8 @@ class ParsedQuestion(BaseModel):
     layout: Literal["wide", "tall", "square"] | None = None
     photo_id: int | None = None
     keywords: str | None = Field(default=None, description="leftover content words for text search")
+    cued: bool = Field(default=False, description="words of the question (or photo facets) chose the intent, "
+                                                  "not the fallback")
 
     def photo_query(self) -> PhotoQuery:
         """The photo search the facets describe; ``place`` is the first place named."""
@@ -600,4 +602,5 @@ def parse_question(session: Session, text: str, today: date, gazetteer: bool = T
         persons=persons, speaker=speaker[0] if speaker else None, places=places,
         colours=colours, people_count=count, scenes=scenes, tags=tags, layout=layout,
         photo_id=photo_id, keywords=_keywords(marks, intent, triggers + ([speaker[1]] if speaker else [])),
+        cued=bool(triggers) or (intent == "photos" and facets) or photo_id is not None,
     )

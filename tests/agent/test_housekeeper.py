@@ -69,12 +69,23 @@ def test_dates_come_from_the_question_not_the_model(demo_library, refs):
         {"tool": "answer", "answer": "Three photos.", "citations": [refs["hangzhou-moon.jpg"]]},
     ])
     keeper = Housekeeper(demo_library, backend="llamacpp", llm=llm, today=TODAY)
-    answer = keeper.ask("photos in Hangzhou last July")  # last July = July 2026: nothing
+    # No word says what to search, so the model picks the search; the dates are still code's.
+    answer = keeper.ask("Hangzhou last July")  # last July = July 2026: nothing
     assert answer.tool_calls[0].arguments == {"place": "Hangzhou", "date_from": "2026-07-01", "date_to": "2026-07-31"}
     assert answer.answer == "I found nothing in your memory about that."  # said by code, not the model
     # The model's schemas never offer a date: dates are code's.
     first_schema = llm.seen[0][1]
     assert "date_from" not in json.dumps(first_schema)
+
+
+def test_a_question_that_names_its_search_skips_the_planning_step(demo_library, refs):
+    llm = ScriptedLLM([{"tool": "answer", "answer": "Two photos in Paris.",
+                        "citations": [refs["paris-stone-wall.jpg"]]}])
+    keeper = Housekeeper(demo_library, backend="llamacpp", llm=llm, today=TODAY)
+    answer = keeper.ask("photos in Paris in April 2024")
+    assert [c.tool for c in answer.tool_calls] == ["search_photos"] and len(llm.seen) == 1
+    assert answer.tool_calls[0].arguments == {"place": "Paris", "date_from": "2024-04-01", "date_to": "2024-04-30"}
+    assert "Results of search_photos" in llm.seen[0][0][-1]["content"]
 
 
 def test_the_model_may_cite_only_what_tools_returned(demo_library, refs):

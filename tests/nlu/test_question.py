@@ -187,7 +187,7 @@ CASES: list[tuple[str, dict]] = [
 ]
 
 DEFAULTS = {name: field.get_default(call_default_factory=True)
-            for name, field in ParsedQuestion.model_fields.items() if name not in ("text", "language", "intent")}
+            for name, field in ParsedQuestion.model_fields.items() if name not in ("text", "language", "intent", "cued")}
 
 
 def parse(session, text: str, **kwargs) -> ParsedQuestion:
@@ -197,7 +197,17 @@ def parse(session, text: str, **kwargs) -> ParsedQuestion:
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_parse(session, text, expected):
     language = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
-    assert parse(session, text).model_dump() == {"text": text, "language": language, **DEFAULTS, **expected}
+    assert parse(session, text).model_dump(exclude={"cued"}) == {"text": text, "language": language, **DEFAULTS,
+                                                                 **expected}
+
+
+@pytest.mark.parametrize(("text", "cued"), [
+    ("photos in Hangzhou last July", True), ("李雷关于茶说了什么？", True), ("red background", True),
+    ("hello", False), ("Hangzhou last July", False),
+])
+def test_the_question_or_only_the_fallback_chose_the_intent(session, text, cued):
+    # A cued question's search is made without asking the model which one to make.
+    assert parse(session, text).cued is cued
 
 
 def test_enough_phrasings_in_both_languages():
