@@ -49,7 +49,7 @@ apt:
 
 demo: install
 	$(VENV)/bin/deepdiary demo --folder demo-library
-	@echo "Browse it: $(VENV)/bin/deepdiary --library demo-library serve   (then open http://127.0.0.1:8765/)"
+	@echo "Browse it: $(VENV)/bin/deepdiary --library demo-library serve    (then open http://127.0.0.1:8765/)"
 
 test: install apt
 	$(VENV)/bin/lint-imports

@@ -295,6 +295,8 @@ def run_demo(folder: Path, console: Console, ask: bool = True, backend: str | No
     console.print(f"{photos} photos in the library, {searches} searches run. Try your own:")
     console.print(f"  deepdiary --library {folder} search photos --help", markup=False, highlight=False)
     console.print(f'  deepdiary --library {folder} ask "what did Alice say about Paris?"', markup=False, highlight=False)
+    console.print(f"  deepdiary --library {folder} serve    # then open http://127.0.0.1:8765/", markup=False,
+                  highlight=False)
     return found
 
 
