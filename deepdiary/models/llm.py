@@ -12,10 +12,12 @@ not used: with these small models it runs to the context limit or drops the argu
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +130,17 @@ def resolve_gguf(settings: Settings) -> Path:
     return assemble(model, settings.model_dir)
 
 
+# llama.cpp models still open when the interpreter stops are closed first: left to their
+# __del__, they run after llama_cpp's module globals are gone and print a TypeError.
+_open_models: "weakref.WeakSet[LlamaCppLLM]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_models() -> None:
+    for model in list(_open_models):
+        model.close()
+
+
 class LlamaCppLLM:
     """A local GGUF model run by llama.cpp, answering one JSON object per call."""
 
@@ -139,6 +152,10 @@ class LlamaCppLLM:
         self.path = Path(path)
         self.llm = Llama(model_path=str(self.path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
                          seed=seed, verbose=False)
+        _open_models.add(self)
+
+    def close(self) -> None:
+        self.llm.close()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppLLM:
