@@ -228,10 +228,15 @@ class Housekeeper:
             messages.append({"role": "user", "content": turn.question})
             messages.append({"role": "assistant", "content": json.dumps(
                 {"tool": "answer", "answer": turn.answer, "citations": cited}, ensure_ascii=False)})
+        if made:
+            # The search is made below, with its dates; the question alone is what the model still
+            # needs, and every token of prompt is read at ~60 a second on a small CPU.
+            messages.append({"role": "user", "content": f"Question: {question}"})
+            return messages
         if follow:
             suggested = "none (the calls below were made for this follow-up)"
         else:
-            suggested = "made below" if made else _suggestion(suggest_call(parsed))
+            suggested = _suggestion(suggest_call(parsed))
         reading = self._reading(parsed, follow)
         if not self.hint:
             reading = suggested = "(not given)"
