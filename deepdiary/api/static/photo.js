@@ -137,7 +137,7 @@
       } catch (_) { /* a plain background still shows where */ }
     }
     L.circleMarker([rec.lat, rec.lon], {radius: 8, color: "#b3261e", fillColor: "#e53935", fillOpacity: .9})
-      .bindTooltip(DD.placeName(rec.place) || `${rec.lat.toFixed(4)}, ${rec.lon.toFixed(4)}`).addTo(map);
+      .bindTooltip(DD.el("span", {text: DD.placeName(rec.place) || `${rec.lat.toFixed(4)}, ${rec.lon.toFixed(4)}`})).addTo(map);
   }
 
   async function similar() {
