@@ -22,7 +22,6 @@ class VectorIndex:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._collections: dict = {}
 
     @cached_property
     def client(self):
@@ -35,13 +34,9 @@ class VectorIndex:
         )
 
     def collection(self, name: str):
-        # Kept once found: get_or_create asks Chroma's system database every time, a few
-        # milliseconds of each photo's enrichment. Collections are never dropped, only items.
-        found = self._collections.get(name)
-        if found is None:
-            found = self._collections[name] = self.client.get_or_create_collection(
-                name=name, embedding_function=None, metadata={"hnsw:space": "cosine"})
-        return found
+        return self.client.get_or_create_collection(
+            name=name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
 
     def upsert(self, name: str, ids: list[int], vectors: np.ndarray, metadatas: list[dict] | None = None) -> None:
         with self._lock:
