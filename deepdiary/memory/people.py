@@ -231,24 +231,24 @@ def person_or_fail(session: Session, ref: str | int) -> Person:
 
 def list_people(session: Session, include_low_quality: bool = False,
                 min_quality: float | None = DEFAULT_MIN_QUALITY, include_hidden: bool = False,
-                unnamed_only: bool = False, by_name: bool = False) -> list[dict]:
+                unnamed_only: bool = False, by_name: bool = False, person_id: int | None = None) -> list[dict]:
     """Everyone, most faces first (or named people by name, Chinese by pinyin, then the
     unnamed by faces). An unnamed person whose faces are all low-quality (only the user
     can make one, or a library clustered before quality existed) is left out unless
     ``include_low_quality``. Each row names a cover face: the person's best face."""
     from deepdiary.core.text import name_sort_key
 
-    rows = session.exec(
-        select(Person, func.count(Face.id), func.count(func.distinct(Face.item_id)))
-        .join(Face, Face.person_id == Person.id, isouter=True)
-        .group_by(Person.id)
-        .order_by(func.count(Face.id).desc(), Person.id)
-    ).all()
+    people = select(Person, func.count(Face.id), func.count(func.distinct(Face.item_id))).join(
+        Face, Face.person_id == Person.id, isouter=True)
+    faces = select(Face.id, Face.person_id, Face.quality, Face.score, Face.assigned_by).where(
+        Face.person_id.is_not(None))
+    if person_id is not None:  # one person's row: read only their faces
+        people, faces = people.where(Person.id == person_id), faces.where(Face.person_id == person_id)
+    rows = session.exec(people.group_by(Person.id).order_by(func.count(Face.id).desc(), Person.id)).all()
     hidden: set[int] = set()
     good = Counter()
     cover: dict[int, tuple[float, int]] = {}
-    for fid, pid, quality, score, by in session.exec(select(Face.id, Face.person_id, Face.quality, Face.score,
-                                                            Face.assigned_by).where(Face.person_id.is_not(None))):
+    for fid, pid, quality, score, by in session.exec(faces):
         good[pid] += int(min_quality is None or quality is None or quality >= min_quality or by == "user")
         rank = (quality if quality is not None else score, -fid)
         if pid not in cover or rank > cover[pid][0]:

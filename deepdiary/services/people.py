@@ -6,15 +6,17 @@ descriptions rewritten, and the events (which name who was there) are refreshed.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Callable, TypeVar
 
 from sqlmodel import Session, select
 
-from deepdiary.core.errors import InvalidInput
+from deepdiary.core.errors import InvalidInput, NotFound
 from deepdiary.services.context import AppContext
 from deepdiary.services.ingest import refresh_events
 from deepdiary.services.schemas import (
-    FaceRow, MergeSuggestion, MovedFace, NamedPerson, Note, PersonDetail, PersonRef, PersonRow, ReclusterResult,
+    CollageResult, FaceRow, MergeSuggestion, MovedFace, NamedPerson, Note, PersonDetail, PersonRef, PersonRow, ReclusterResult,
 )
 
 T = TypeVar("T")
@@ -64,7 +66,7 @@ def person_detail(ctx: AppContext, person: str) -> PersonDetail:
 
     with ctx.read() as s:
         p = person_or_fail(s, person)
-        row = next(r for r in rows(s, include_low_quality=True, include_hidden=True) if r["id"] == p.id)
+        row = rows(s, include_low_quality=True, include_hidden=True, person_id=p.id)[0]
         notes = s.exec(select(PersonNote).where(PersonNote.person_id == p.id).order_by(PersonNote.id)).all()
         return PersonDetail(**row, notes=[Note(id=n.id, person_id=n.person_id, kind=n.kind, text=n.text)
                                           for n in notes])
@@ -99,6 +101,25 @@ def unassign_face(ctx: AppContext, face_id: int) -> MovedFace:
     return MovedFace(id=None, name=None, face_id=face_id)
 
 
+def person_collage(ctx: AppContext, person: str, ratio: str = "16:9", width: int = 1600) -> CollageResult:
+    """A collage of one person's faces, kept in the library's collages folder as ``person-ID.jpg``."""
+    from deepdiary.memory.people import person_or_fail
+    from deepdiary.services.photos import collage
+
+    with ctx.read() as s:
+        person_id = person_or_fail(s, person).id
+    return collage(ctx, ctx.settings.home / "collages" / f"person-{person_id}.jpg", person=str(person_id),
+                   ratio=ratio, width=width)
+
+
+def collage_path(ctx: AppContext, name: str) -> Path:
+    """A collage made earlier, by its file name (nothing outside the collages folder)."""
+    path = ctx.settings.home / "collages" / name
+    if not re.fullmatch(r"[\w.-]+\.jpg", name) or not path.is_file():
+        raise NotFound(f"no collage {name}")
+    return path
+
+
 def face_crop(ctx: AppContext, face_id: int, size: int = 192) -> bytes:
     """A JPEG of one face with some hair and jaw around it, for face walls."""
     import io
@@ -106,7 +127,6 @@ def face_crop(ctx: AppContext, face_id: int, size: int = 192) -> bytes:
     from deepdiary.memory.tables import Face, Item
     from deepdiary.pipeline.enrich import load_upright
     from deepdiary.pipeline.face_crops import crop_face
-    from deepdiary.core.errors import NotFound
 
     with ctx.read() as s:
         face = s.get(Face, face_id)

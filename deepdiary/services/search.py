@@ -119,6 +119,7 @@ def search_photos(ctx: AppContext, params: PhotoSearch) -> PhotoPage:
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _REGION_PREFIX = {"foreground": "fg:", "background": "bg:", "image": ""}
+REPEATABLE = {"person", "color", "scene", "tag", "weekday"}  # /api/photos parameters that take a list
 
 
 class Chip(BaseModel):
@@ -174,9 +175,6 @@ def parse_photo_text(ctx: AppContext, text: str, today: date | None = None) -> P
         else:
             params[chip.facet] = chip.value
     return ParsedSearch(id=text, q=text, intent=parsed.intent, chips=chips, params=params)
-
-
-REPEATABLE = {"person", "color", "scene", "tag", "weekday"}
 
 
 def similar_photos(ctx: AppContext, photo_id: int, limit: int = 12) -> PhotoPage:

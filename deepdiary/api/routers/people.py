@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from fastapi import APIRouter, Response
@@ -10,9 +9,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from deepdiary.api.deps import Ctx
-from deepdiary.core.errors import InvalidInput, NotFound
+from deepdiary.core.errors import InvalidInput
 from deepdiary.services import people as people_service
-from deepdiary.services import photos as photo_service
 from deepdiary.services.schemas import (
     FaceRow, MergeSuggestion, MovedFace, NamedPerson, Note, PersonDetail, PersonRef, PersonRow,
 )
@@ -119,22 +117,14 @@ class CollageOut(BaseModel):
 @router.post("/people/{person}/collage", response_model=CollageOut, status_code=201)
 def collage(ctx: Ctx, person: str, ratio: str = "16:9", width: int = 1600) -> CollageOut:
     """A collage of the person's faces, kept in the library's collages folder."""
-    detail = people_service.person_detail(ctx, person)
-    name = f"person-{detail.id}.jpg"
-    made = photo_service.collage(ctx, _collages(ctx) / name, person=str(detail.id), ratio=ratio, width=width)
+    made = people_service.person_collage(ctx, person, ratio, width)
+    name = Path(made.path).name
     return CollageOut(id=name, url=f"/api/collages/{name}", faces=made.faces, width=made.width, height=made.height)
-
-
-def _collages(ctx: Ctx) -> Path:
-    return ctx.settings.home / "collages"
 
 
 @router.get("/collages/{name}", response_class=FileResponse)
 def collage_file(ctx: Ctx, name: str) -> FileResponse:
-    path = _collages(ctx) / name
-    if not re.fullmatch(r"[\w.-]+\.jpg", name) or not path.is_file():
-        raise NotFound(f"no collage {name}")
-    return FileResponse(path, media_type="image/jpeg")
+    return FileResponse(people_service.collage_path(ctx, name), media_type="image/jpeg")
 
 
 class Move(BaseModel):
