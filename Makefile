@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := libimage-exiftool-perl postgresql chromium fonts-wqy-zenhei
+APT_PACKAGES := libimage-exiftool-perl postgresql chromium fonts-wqy-zenhei espeak-ng ffmpeg
 
 .PHONY: demo test install apt vendor clean
 

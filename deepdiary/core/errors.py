@@ -47,3 +47,9 @@ class Unauthorized(DeepDiaryError):
     """No valid token came with a request that needs one."""
 
     http_status = 401
+
+
+class DeviceUnavailable(DeepDiaryError):
+    """A device this needs (a microphone, a speaker) is not there; the message says what is missing."""
+
+    http_status = 503

@@ -89,6 +89,25 @@ class Settings(BaseSettings):
     agent_max_steps: int = Field(default=4, description="most tool calls the housekeeper makes per question")
     agent_history_turns: int = Field(default=3, description="earlier turns of a conversation shown to the model")
 
+    # Voice: speech to text (faster-whisper) and text to speech (espeak-ng)
+    stt_model: str = Field(
+        default="base", description="a packaged Whisper model: base (English, Chinese and more) or tiny.en (English, faster)")
+    stt_model_path: Path | None = Field(
+        default=None, description="your own CTranslate2 Whisper folder (with model.bin); wins over stt_model")
+    stt_threads: int = Field(default=2, description="CPU threads for speech to text")
+    stt_beam_size: int = Field(default=5, description="Whisper beam size: 5 is more accurate (Mandarin above all), 1 faster")
+    stt_hotwords: bool = Field(
+        default=True, description="tell Whisper the library's people and place names, so it hears 'Hangzhou', not 'hand'")
+    stt_languages: str = Field(
+        default="", description="comma-separated languages detection may choose (e.g. en,zh); empty: any")
+    stt_max_seconds: float = Field(default=600.0, description="longer recordings are refused, seconds")
+    audio_decode_timeout: float = Field(
+        default=60.0, description="seconds Debian's ffmpeg may take on audio PyAV cannot read (AMR)")
+    tts_voice_en: str = Field(default="en", description="espeak-ng voice for English (and other non-Chinese) text")
+    tts_voice_zh: str = Field(default="cmn", description="espeak-ng voice for Chinese text (cmn is Mandarin)")
+    tts_speed: int = Field(default=175, description="espeak-ng speaking rate, words per minute")
+    tts_timeout: float = Field(default=30.0, description="seconds espeak-ng may take for one reply")
+
     @property
     def library_dir(self) -> Path:
         return self.home.expanduser().resolve()

@@ -128,6 +128,25 @@ class ModelCache:
 
         return self._get(f"llm:{backend}", create)
 
+    def stt(self, model: str | None = None):
+        """Speech to text: the settings' Whisper model, or the packaged ``model`` named (base, tiny.en)."""
+        def create():
+            from deepdiary.models.speech import WhisperSTT
+
+            return WhisperSTT.from_settings(self.settings, model)
+
+        return self._get(f"stt:{model or ''}", create)
+
+    @property
+    def tts(self):
+        """Text to speech (espeak-ng)."""
+        def create():
+            from deepdiary.models.speech import EspeakTTS
+
+            return EspeakTTS.from_settings(self.settings)
+
+        return self._get("tts", create)
+
 
 _shared: dict[tuple, ModelCache] = {}
 _shared_lock = threading.Lock()
@@ -138,7 +157,9 @@ def _key(settings: Settings) -> tuple:
             settings.retinaface_max_side, settings.detect_max_side, settings.torch_threads,
             str(settings.clip_checkpoint), settings.clip_model, settings.llm_backend, settings.llm_model,
             str(settings.llm_model_path), settings.llm_threads, settings.llm_context, settings.llm_seed,
-            settings.openai_base_url, settings.openai_model)
+            settings.openai_base_url, settings.openai_model, settings.stt_model, str(settings.stt_model_path),
+            settings.stt_threads, settings.stt_beam_size, settings.stt_languages, settings.tts_voice_en,
+            settings.tts_voice_zh, settings.tts_speed, settings.tts_timeout)
 
 
 def models_for(settings: Settings) -> ModelCache:

@@ -242,3 +242,25 @@ class DemandMatch(BaseModel):
     similarity: float
     hops: int | None
     score: float
+
+
+class Transcript(BaseModel):
+    id: str  # the audio's sha256 (its first 16 hex digits): the same recording has the same id
+    transcript: str
+    language: str  # en, zh, ... as Whisper names it; empty when nobody spoke
+    seconds: float  # spent transcribing
+    duration: float  # of the audio
+
+
+class VoiceAnswer(BaseModel):
+    id: str  # the recording's id, as in Transcript
+    transcript: str
+    language: str
+    answer: str
+    citations: list[dict]
+    reply_audio: str | None  # the spoken answer's file, when one was asked for
+    conversation_id: int
+    turn_id: int
+    stt_seconds: float
+    ask_seconds: float
+    tts_seconds: float
