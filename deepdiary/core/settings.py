@@ -8,9 +8,10 @@ the library folder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -107,6 +108,28 @@ class Settings(BaseSettings):
     tts_voice_zh: str = Field(default="cmn", description="espeak-ng voice for Chinese text (cmn is Mandarin)")
     tts_speed: int = Field(default=175, description="espeak-ng speaking rate, words per minute")
     tts_timeout: float = Field(default=30.0, description="seconds espeak-ng may take for one reply")
+
+    # The chat bots (deepdiary bot telegram | wechat): secrets are SecretStr, never shown in a repr or a log
+    telegram_token: SecretStr | None = Field(default=None, description="the Telegram bot's token from @BotFather")
+    telegram_allowed_users: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids allowed to talk to the bot, comma-separated; none means nobody")
+    telegram_album_seconds: float = Field(default=1.5, description="photos of one album arriving within this are ingested together")
+    wechat_token: SecretStr | None = Field(default=None, description="the Official Account's callback token")
+    wechat_app_id: str | None = Field(default=None, description="the Official Account's AppID")
+    wechat_app_secret: SecretStr | None = Field(default=None, description="its AppSecret (for the customer-service message API)")
+    wechat_aes_key: SecretStr | None = Field(default=None, description="the EncodingAESKey: set for safe (encrypted) mode")
+    wechat_allowed_openids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="OpenIDs allowed to talk to the account, comma-separated; none means nobody")
+    wechat_api_base_url: str = Field(default="https://api.weixin.qq.com/cgi-bin/", description="the WeChat API (a test server in tests)")
+    wechat_reply_seconds: float = Field(
+        default=4.5, description="an answer not ready by then is sent later through the customer-service API")
+
+    @field_validator("telegram_allowed_users", "wechat_allowed_openids", mode="before")
+    @classmethod
+    def _comma_list(cls, value):
+        if isinstance(value, str):
+            return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+        return value
 
     @property
     def library_dir(self) -> Path:

@@ -145,3 +145,58 @@ def ingest_upload(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fm
     if kind == "photos":
         return ingest_photos(ctx, staged, enrich=enrich, progress=progress)
     return ingest_text(ctx, kind, staged, fmt=fmt, progress=progress)
+
+
+# What a file's first bytes say it is, for photos sent without a telling name.
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
+_TRACK_SUFFIXES = {".gpx", ".kml", ".kmz", ".geojson", ".rec"}
+
+
+def guess_upload_kind(name: str, data: bytes) -> str:
+    """The kind (``photos``, ``chats``, ``diary`` or ``tracks``) of a file sent without one,
+    as the upload page guesses it: by extension first, then by content, so a GPX saved as
+    .txt or a diary in a .txt file lands where it belongs. A file that is none of them
+    raises ``InvalidInput`` naming what it looked like."""
+    import tempfile
+    from datetime import datetime, timezone
+
+    from deepdiary.connectors.chats import ChatFormatError, detect_format
+    from deepdiary.connectors.locations import TrackFormatError
+    from deepdiary.connectors.locations.json_exports import read_json_export
+    from deepdiary.connectors.locations.sniff import looks_like_location_text, sniff
+    from deepdiary.connectors.photos import PHOTO_EXTENSIONS
+
+    suffix = Path(safe_upload_name(name)).suffix.lower()
+    head = data[:4096]
+    if suffix in PHOTO_EXTENSIONS or head.startswith(_IMAGE_MAGIC) or (
+            head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+        return "photos"
+    if suffix in _TRACK_SUFFIXES:
+        return "tracks"
+    if suffix in (".md", ".markdown"):
+        return "diary"
+    if b"\x00" in head:
+        raise InvalidInput(f"{name}: binary data, neither a photo, a chat export, a diary nor a location file")
+    try:
+        found = sniff(data)
+    except TrackFormatError:
+        found = None
+    if found in ("gpx", "kml") or looks_like_location_text(head):
+        return "tracks"
+    if found == "json":
+        try:
+            read_json_export(Path(name), data, datetime.now(timezone.utc))
+            return "tracks"
+        except (TrackFormatError, ValueError):
+            return "chats"
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / f"probe{suffix or '.txt'}"
+        probe.write_bytes(data)
+        try:
+            detect_format(probe)
+            return "chats"
+        except (ChatFormatError, ValueError):
+            pass
+    if suffix == ".csv":
+        return "chats"  # ingested as chats, its unknown header is reported
+    return "diary"
