@@ -483,6 +483,112 @@ def chat(
         conversation = answer.conversation_id
 
 
+# --- voice -----------------------------------------------------------------------------
+
+AudioArg = Annotated[Path, typer.Argument(help="a recording: WAV, MP3, OGG/Opus, FLAC, M4A, WebM or AMR")]
+LanguageOpt = Annotated[Optional[str], typer.Option("--language", help="the spoken language: en, zh, ... (default: detected)")]
+
+
+def _voice_service():
+    from deepdiary.services import voice as voice_service
+
+    return voice_service
+
+
+@command(app)
+def transcribe(audio: AudioArg, language: LanguageOpt = None, as_json: JsonOpt = False) -> None:
+    """Write down what a recording says (Whisper, offline); Mandarin comes out in Simplified characters."""
+    if as_json:
+        heard = _voice_service().transcribe(app_context(), audio, language)
+        emit_json(heard)
+    else:
+        with err.status("listening…"):
+            heard = _voice_service().transcribe(app_context(), audio, language)
+        if heard.transcript:
+            out.print(heard.transcript, markup=False, highlight=False)
+        err.print(f"{heard.language or 'no speech'}: {heard.duration:.1f} s of audio in {heard.seconds:.1f} s",
+                  style="dim", markup=False, highlight=False)
+    if not heard.transcript:
+        if not as_json:
+            err.print(f"no speech heard in {audio}", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def _render_voice(result, as_json: bool, one_line: bool = False) -> None:
+    from deepdiary.services.ask import citation_line
+
+    if as_json:
+        (emit_json_line if one_line else emit_json)(result)
+        return
+    err.print(f"heard ({result.language}): {result.transcript}", style="dim", markup=False, highlight=False)
+    out.print(result.answer, markup=False, highlight=False)
+    for c in result.citations:
+        out.print(f"  {citation_line(c)}", style="dim", markup=False, highlight=False)
+    timing = f"speech to text {result.stt_seconds:.1f} s, ask {result.ask_seconds:.1f} s"
+    if result.reply_audio:
+        timing += f", text to speech {result.tts_seconds:.1f} s; reply in {result.reply_audio}"
+    err.print(timing, style="dim", markup=False, highlight=False)
+
+
+@command(app)
+def voice(
+    audio: AudioArg,
+    reply: Annotated[Optional[Path], typer.Option("--reply", help="write the spoken answer here: .wav, or .ogg/.opus for OGG/Opus")] = None,
+    language: LanguageOpt = None,
+    backend: BackendOpt = None,
+    conversation: ConversationOpt = None,
+    today: TodayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask with your voice: speech to text, the housekeeper's answer, and (with --reply) the answer spoken."""
+    from deepdiary.services.ask import parse_today
+
+    day = parse_today(today)
+    run = functools.partial(_voice_service().voice, app_context(), audio, reply, language=language, today=day,
+                            conversation_id=conversation, backend=backend)
+    if as_json:
+        _render_voice(run(), as_json)
+        return
+    with err.status("listening and thinking…"):
+        result = run()
+    _render_voice(result, as_json)
+
+
+@command(app)
+def listen(
+    seconds: Annotated[float, typer.Option("--seconds", help="length of each recording, seconds (up to 60)")] = 5.0,
+    turns: Annotated[Optional[int], typer.Option("--turns", help="stop after this many recordings (default: until Ctrl-C)")] = None,
+    speak: Annotated[bool, typer.Option("--speak/--no-speak", help="say each answer aloud (aplay)")] = True,
+    device: Annotated[Optional[str], typer.Option("--device", help="ALSA capture device, e.g. hw:1 (default: the system's)")] = None,
+    language: LanguageOpt = None,
+    backend: BackendOpt = None,
+    today: TodayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Talk to the housekeeper through the microphone: record, answer, speak, again. Ctrl-C ends it.
+
+    With --json each answer is one line of JSON (JSON Lines)."""
+    from deepdiary.services.ask import parse_today
+
+    day = parse_today(today)
+
+    def listening() -> None:
+        if not as_json:
+            err.print(f"listening for {seconds:g} s… (Ctrl-C to stop)", style="bold", markup=False, highlight=False)
+
+    try:
+        for result in _voice_service().listen(app_context(), seconds, turns, speak, device, language, backend, day,
+                                              on_listening=listening):
+            if result is None:
+                if not as_json:
+                    err.print("(no speech heard)", style="dim", markup=False, highlight=False)
+                continue
+            _render_voice(result, as_json, one_line=True)
+    except KeyboardInterrupt:
+        if not as_json:
+            err.print("stopped", markup=False, highlight=False)
+
+
 # --- people ----------------------------------------------------------------------------
 
 
