@@ -340,6 +340,7 @@ def test_a_voice_note_is_answered_in_text_and_a_voice_note(ctx, refs, tmp_path):
                                     "mime_type": "audio/ogg"})])
     [text] = fake.sent("sendMessage")
     assert "hangzhou" in text["text"].lower(), text["text"]
-    assert fake.uploads("sendMediaGroup") == [[_original(ctx, refs[n]) for n in HANGZHOU]]
+    [group] = fake.uploads("sendMediaGroup")  # the demo's three, and any Hangzhou photo sent in the tests above
+    assert all(_original(ctx, refs[n]) in group for n in HANGZHOU)
     [[voice]] = fake.uploads("sendVoice")
     assert voice[:4] == b"OggS" and b"OpusHead" in voice[:200]
