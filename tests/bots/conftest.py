@@ -78,3 +78,19 @@ def encode(wav: Path, target: Path, *args: str) -> bytes:
     """``wav`` re-encoded by Debian's ffmpeg (OGG/Opus for Telegram, AMR for WeChat)."""
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), *args, str(target)], check=True, timeout=60)
     return target.read_bytes()
+
+
+def amr(wav: Path, target: Path) -> bytes:
+    """``wav`` as AMR-NB (8 kHz mono, 12.2 kbit/s), as WeChat stores voice messages; PyAV's own
+    encoder, Debian's ffmpeg has none."""
+    import av
+
+    with av.open(str(wav)) as inp, av.open(str(target), "w", format="amr") as out:
+        stream = out.add_stream("libopencore_amrnb", rate=8000, layout="mono")
+        stream.bit_rate = 12200
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
+        frames = [f for frame in inp.decode(audio=0) for f in resampler.resample(frame)] + resampler.resample(None)
+        for frame in frames + [None]:
+            for packet in stream.encode(frame):
+                out.mux(packet)
+    return target.read_bytes()
