@@ -72,7 +72,33 @@
     return el("li", {}, el("code", {text: `${call.tool}(${args})`}), el("span.muted", {text: ` → ${result}`}));
   }
 
-  function ask(question) {
+  // The answer read aloud: OGG/Opus where the browser plays it, else WAV.
+  const speakFormat = new Audio().canPlayType("audio/ogg; codecs=opus") ? "ogg" : "wav";
+  let playing = null;
+  async function playAnswer(text, language, button) {
+    if (playing) { playing.pause(); playing = null; }
+    button.disabled = true;
+    try {
+      const r = await fetch("/api/speak", {method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify({text, language, format: speakFormat})});
+      if (!r.ok) {
+        const problem = await r.json().catch(() => ({}));
+        throw new Error(problem.error || `speech failed (${r.status})`);
+      }
+      const url = URL.createObjectURL(await r.blob());
+      const audio = new Audio(url);
+      audio.addEventListener("ended", () => URL.revokeObjectURL(url));
+      playing = audio;
+      await audio.play();
+      button.dataset.seconds = audio.duration;  // it plays: the browser decoded it
+    } catch (err) {
+      toast(err.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function ask(question, {spoken = false} = {}) {
     const hint = messages.querySelector(".hint");
     if (hint) hint.remove();
     messages.append(el("div.bubble.user", {text: question}));
@@ -116,6 +142,13 @@
     source.addEventListener("answer", (e) => {
       const a = data(e);
       text.textContent = a.text;
+      if (a.text) {
+        const play = el("button.link.speak-answer", {type: "button", title: "Read the answer aloud 朗读回答",
+                                                     text: "🔊 Play 朗读"});
+        play.addEventListener("click", () => playAnswer(a.text, a.language, play));
+        text.after(play);
+        if (spoken) playAnswer(a.text, a.language, play);  // asked aloud: answered aloud
+      }
       if (a.conversation_id) { sessionStorage.setItem(KEY, a.conversation_id); showConversation(); }
     });
     source.addEventListener("citations", (e) => renderCitations(cites, data(e) || []));
@@ -140,6 +173,60 @@
     input.value = "";
     form.querySelector("button[type=submit]").disabled = true;
     ask(q);
+  });
+
+  // Asking by voice: record in the browser, the server writes it down, then it is asked as if typed.
+  const mic = document.getElementById("voice-record");
+  const micLabel = mic.querySelector(".label");
+  const micIdle = micLabel.innerHTML;
+  let recorder = null;
+  let stopTimer = null;
+  mic.hidden = !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia && window.MediaRecorder);
+
+  async function sendRecording(blob) {
+    const body = new FormData();
+    const ext = (blob.type.split("/")[1] || "webm").split(";")[0];
+    body.append("audio", blob, `voice.${ext}`);
+    mic.disabled = true;
+    micLabel.textContent = "Listening… 识别中…";
+    try {
+      const heard = await api("/api/transcribe", {method: "POST", form: body});
+      if (!heard.transcript) { toast("No speech heard. 没有听到说话。", "error"); return; }
+      input.value = "";
+      form.querySelector("button[type=submit]").disabled = true;
+      ask(heard.transcript, {spoken: true});
+    } catch (err) {
+      toast(err.message, "error");
+    } finally {
+      mic.disabled = false;
+      micLabel.innerHTML = micIdle;
+    }
+  }
+
+  mic.addEventListener("click", async () => {
+    if (recorder && recorder.state === "recording") { recorder.stop(); return; }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({audio: true});
+    } catch (err) {
+      toast(`No microphone 无法使用麦克风: ${err.message}`, "error");
+      return;
+    }
+    const chunks = [];
+    recorder = new MediaRecorder(stream);
+    recorder.addEventListener("dataavailable", (e) => { if (e.data && e.data.size) chunks.push(e.data); });
+    recorder.addEventListener("stop", () => {
+      clearTimeout(stopTimer);
+      stream.getTracks().forEach((t) => t.stop());
+      mic.classList.remove("recording");
+      mic.setAttribute("aria-pressed", "false");
+      sendRecording(new Blob(chunks, {type: recorder.mimeType || "audio/webm"}));
+    });
+    recorder.start();
+    mic.classList.add("recording");
+    mic.setAttribute("aria-pressed", "true");
+    micLabel.textContent = "Stop 停止";
+    stopTimer = setTimeout(() => { if (recorder.state === "recording") recorder.stop(); }, 60000);
   });
 
   document.getElementById("new-conversation").addEventListener("click", () => {
