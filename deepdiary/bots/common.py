@@ -128,6 +128,12 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def secrets_of(settings) -> list[str]:
+    """The bots' secrets in ``settings``: what no log line may show."""
+    values = (settings.telegram_token, settings.wechat_token, settings.wechat_app_secret, settings.wechat_aes_key)
+    return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
 def configure_logging(secrets: Iterable[str], level: int = logging.INFO) -> logging.Handler:
     """Log to stderr through a handler that redacts ``secrets``; the HTTP clients' request lines
     (which carry the token in the URL) are kept at WARNING."""
@@ -144,7 +150,7 @@ def configure_logging(secrets: Iterable[str], level: int = logging.INFO) -> logg
 
 
 def quiet_http_loggers() -> None:
-    for name in ("httpx", "httpcore", "urllib3", "telegram.ext.Updater", "apscheduler"):
+    for name in ("httpx", "httpcore", "urllib3", "telegram.ext.Updater", "apscheduler", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -322,4 +322,14 @@ def run(ctx: AppContext, host: str = "127.0.0.1", port: int = 8766) -> None:
                  "safe" if s.wechat_aes_key else "plain", ", ".join(s.wechat_allowed_openids))
     else:
         log.warning("DEEPDIARY_WECHAT_ALLOWED_OPENIDS is empty: nobody may use the account, everyone is refused")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again to the handler
+    # it found: this one, so that a requested stop ends the process normally (exit 0).
+    import signal
+
+    stopped = lambda sig, frame: log.info("WeChat callback stopped (%s)", signal.Signals(sig).name)  # noqa: E731
+    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

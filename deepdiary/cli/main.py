@@ -35,6 +35,9 @@ app.add_typer(people_app, name="people")
 app.add_typer(category_app, name="category")
 app.add_typer(graph_app, name="graph")
 app.add_typer(token_app, name="token")
+bot_app = typer.Typer(help="Chat bots: Telegram, and a WeChat Official Account; each runs as its own process.",
+                       no_args_is_help=True)
+app.add_typer(bot_app, name="bot")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print only JSON on stdout")]
 
@@ -870,3 +873,29 @@ def token_revoke(token: Annotated[str, typer.Argument(help="its id or name")], a
     info = revoke_token(app_context(), token)
     _named(info, as_json, f"token {info.id} ({info.name}) revoked")
 
+
+@command(bot_app, "telegram")
+def bot_telegram() -> None:
+    """Run the Telegram bot until Ctrl-C or SIGTERM. Settings: DEEPDIARY_TELEGRAM_TOKEN (from
+    @BotFather) and DEEPDIARY_TELEGRAM_ALLOWED_USERS (user ids, comma-separated; empty: nobody)."""
+    from deepdiary.bots import common, telegram
+
+    ctx = app_context()
+    common.configure_logging(common.secrets_of(ctx.settings))
+    telegram.run(ctx)
+
+
+@command(bot_app, "wechat")
+def bot_wechat(
+    host: Annotated[str, typer.Option(help="address to listen on (put a TLS proxy in front for WeChat's servers)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port, 1 to 65535")] = 8766,
+) -> None:
+    """Serve the WeChat Official Account callback at /wechat until Ctrl-C or SIGTERM. Settings:
+    DEEPDIARY_WECHAT_TOKEN, _APP_ID, _APP_SECRET, _AES_KEY (safe mode) and _ALLOWED_OPENIDS."""
+    from deepdiary.bots import common, wechat
+
+    if not 1 <= port <= 65535:
+        fail(f"--port: {port} is out of range (1 to 65535)", 2)
+    ctx = app_context()
+    common.configure_logging(common.secrets_of(ctx.settings))
+    wechat.run(ctx, host=host, port=port)
