@@ -228,7 +228,10 @@ class TelegramBot:
 
     @staticmethod
     async def _download(attachment) -> bytes:
-        file = await attachment.get_file()
+        try:
+            file = await attachment.get_file()
+        except BadRequest as exc:  # "file is too big": bots may download 20 MB at most
+            raise InvalidInput(f"Telegram would not hand the file over: {exc}") from None
         return bytes(await file.download_as_bytearray())
 
     async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
