@@ -344,3 +344,24 @@ def test_a_voice_note_is_answered_in_text_and_a_voice_note(ctx, refs, tmp_path):
     assert all(_original(ctx, refs[n]) in group for n in HANGZHOU)
     [[voice]] = fake.uploads("sendVoice")
     assert voice[:4] == b"OggS" and b"OpusHead" in voice[:200]
+
+
+def test_a_photo_sent_as_a_file_keeps_its_exif_and_is_ingested_as_a_photo(ctx, tmp_path):
+    from PIL import Image
+
+    hangzhou_portrait(tmp_path)
+    with Image.open(tmp_path / "west-lake.jpg") as im:  # another photo than the test above sends
+        im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / "IMG_2001.JPG", exif=im.info["exif"])
+    fake = FakeTelegram({"doc-photo": (tmp_path / "IMG_2001.JPG").read_bytes()})
+    drive(ctx, fake, [update(document={"file_id": "doc-photo", "file_unique_id": "dp1", "file_name": "IMG_2001.JPG",
+                                       "mime_type": "image/jpeg"})])
+    [ack] = fake.sent("sendMessage")
+    assert "Added 1 photo" in ack["text"] and "2025-05-01" in ack["text"] and "Hangzhou" in ack["text"], ack["text"]
+
+
+def test_a_typed_error_is_answered_with_its_message(ctx):
+    fake = FakeTelegram()
+    drive(ctx, fake, [command("today", "not-a-day"), command("today", "not-a-day", language="zh")])
+    en, zh = (p["text"] for p in fake.sent("sendMessage"))
+    assert en.startswith("Sorry, that did not work: date: cannot read 'not-a-day'"), en
+    assert zh.startswith("抱歉，没有成功："), zh
