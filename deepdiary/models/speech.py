@@ -236,18 +236,39 @@ def to_simplified(text: str) -> str:
     return _converter.convert(text)
 
 
-class WhisperSTT:
-    """faster-whisper on the CPU: int8, VAD on, the language detected unless given."""
+def _whisper_class():
+    """faster-whisper's model, able to reuse the encoder output language detection computed."""
+    from faster_whisper import WhisperModel
 
-    def __init__(self, folder: Path, threads: int = 2, beam_size: int = 1, multilingual: bool | None = None,
+    class Whisper(WhisperModel):
+        # faster-whisper 1.2 encodes the first 30 s window twice when it detects the language
+        # (once to detect, once to decode). ``WhisperSTT`` encodes it once, detects, and hands the
+        # output over here for the decoder's first window: exactly the same input, one pass less.
+        first_window = None
+
+        def encode(self, features):
+            if self.first_window is not None:
+                out, self.first_window = self.first_window, None
+                return out
+            return super().encode(features)
+
+    return Whisper
+
+
+class WhisperSTT:
+    """faster-whisper on the CPU: int8, VAD on, the language detected unless given.
+
+    Not thread-safe on its own; the model cache hands it out behind a lock."""
+
+    def __init__(self, folder: Path, threads: int = 2, beam_size: int = 5, multilingual: bool | None = None,
                  languages: tuple[str, ...] = ()):
         try:
-            from faster_whisper import WhisperModel
+            whisper = _whisper_class()
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ModelUnavailable("speech to text needs faster-whisper: pip install faster-whisper==1.2.1") from exc
         self.folder = Path(folder)
-        self.model = WhisperModel(str(self.folder), device="cpu", compute_type="int8", cpu_threads=threads,
-                                  local_files_only=True)
+        self.model = whisper(str(self.folder), device="cpu", compute_type="int8", cpu_threads=threads,
+                             local_files_only=True)
         self.multilingual = self.model.model.is_multilingual if multilingual is None else multilingual
         self.beam_size = beam_size
         self.languages = tuple(languages)
@@ -258,14 +279,26 @@ class WhisperSTT:
         languages = tuple(x.strip() for x in settings.stt_languages.split(",") if x.strip())
         return cls(folder, settings.stt_threads, settings.stt_beam_size, multilingual, languages)
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        """The spoken language (among ``languages`` when set); ``("", 0)`` when nobody speaks."""
-        from faster_whisper.vad import get_speech_timestamps
+    @staticmethod
+    def speech_only(audio: np.ndarray) -> np.ndarray:
+        """The audio with the silence Silero VAD finds cut out (as ``vad_filter=True`` does)."""
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
-        if not get_speech_timestamps(audio):
-            return "", 0.0
-        _, _, probs = self.model.detect_language(audio, vad_filter=True)
+        chunks = get_speech_timestamps(audio, VadOptions())
+        return np.concatenate(collect_chunks(audio, chunks)[0]) if chunks else audio[:0]
+
+    def _detect(self, speech: np.ndarray) -> tuple[str, float]:
+        """The language of the first 30 s (among ``languages`` when set); the encoder output is kept
+        for the decoder's first window."""
+        from faster_whisper.audio import pad_or_trim
+
+        features = self.model.feature_extractor(speech)
+        # The decoder's first window, as generate_segments cuts it: the frames but the last, padded.
+        window = pad_or_trim(features[:, :min(self.model.feature_extractor.nb_max_frames, features.shape[-1] - 1)])
+        encoded = self.model.encode(window)
+        probs = [(token[2:-2], p) for token, p in self.model.model.detect_language(encoded)[0]]
         allowed = [(lang, p) for lang, p in probs if not self.languages or lang in self.languages]
+        self.model.first_window = encoded
         return max(allowed or probs, key=lambda x: x[1])
 
     def transcribe(self, audio: np.ndarray, language: str | None = None,
@@ -285,17 +318,21 @@ class WhisperSTT:
                 raise InvalidInput(f"language {language!r}: this speech model understands English only; "
                                    "use DEEPDIARY_STT_MODEL=base")
             language = "en"
-        elif not language:
-            language, probability = self.detect_language(audio)
+        speech = self.speech_only(audio)
+        if speech.shape[0] < SAMPLE_RATE // 10:  # under 0.1 s of speech: nobody spoke
+            return SpeechText("", "", 0.0, duration, time.perf_counter() - started)
+        try:
             if not language:
-                return SpeechText("", "", 0.0, duration, time.perf_counter() - started)
-        zh = language in ("zh", "yue")
-        names = (hotwords or {}).get("zh" if zh else "en") or []
-        segments, _ = self.model.transcribe(
-            audio, language=language, beam_size=self.beam_size, vad_filter=True,
-            condition_on_previous_text=False, initial_prompt=ZH_PROMPT if zh else None, without_timestamps=True,
-            hotwords=("，" if zh else ", ").join(names) or None)
-        parts = [s.text.strip() for s in segments]
+                language, probability = self._detect(speech)
+            zh = language in ("zh", "yue")
+            names = (hotwords or {}).get("zh" if zh else "en") or []
+            segments, _ = self.model.transcribe(
+                speech, language=language, beam_size=self.beam_size, vad_filter=False,
+                condition_on_previous_text=False, initial_prompt=ZH_PROMPT if zh else None, without_timestamps=True,
+                hotwords=("，" if zh else ", ").join(names) or None)
+            parts = [s.text.strip() for s in segments]
+        finally:
+            self.model.first_window = None
         text = ("" if zh else " ").join(p for p in parts if p).strip()
         if zh or has_cjk(text):
             text = to_simplified(text)
