@@ -88,15 +88,16 @@ class CategoryModel:
         s.flush()
         return len(todo)
 
-    def label_item(self, s: Session, item_id: int) -> str:
-        """The enrichment stage: label one new photo with the current model."""
+    def label_item(self, s: Session, item_id: int, features: np.ndarray | None = None) -> str:
+        """The enrichment stage: label one new photo with the current model (``features``: its image
+        features, when they are not yet in the vector index)."""
         existing = s.get(ItemCategory, item_id)
         if existing is not None and existing.source == "user":
             return "user"
         model = self.centroids(s)
         if model is None:
             return "no-categories"
-        feats = self.library.vectors.get(IMAGE_FEATURES, [item_id])
+        feats = {item_id: features} if features is not None else self.library.vectors.get(IMAGE_FEATURES, [item_id])
         if item_id not in feats:
             raise RuntimeError("no image features yet: the features stage must run first")
         cats, conf = self.predict(model, feats[item_id][None, :])
