@@ -150,8 +150,11 @@ def configure_logging(secrets: Iterable[str], level: int = logging.INFO) -> logg
 
 
 def quiet_http_loggers() -> None:
+    """httpx logs every request URL at INFO, and python-telegram-bot its API URL at DEBUG: both
+    carry the bot token, so neither level is ever emitted (the redacting handler is the second guard)."""
     for name in ("httpx", "httpcore", "urllib3", "telegram.ext.Updater", "apscheduler", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.INFO)
 
 
 # ---------------------------------------------------------------- service results as text
