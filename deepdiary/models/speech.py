@@ -183,8 +183,10 @@ def decode_audio(source: bytes | Path, name: str, ffmpeg_timeout: float = 60.0) 
         if samples.size or _ffmpeg() is None:
             return samples
         reason = "no audio frames"
-    except (av.error.FFmpegError, ValueError, IndexError, OSError) as exc:
-        reason = str(exc) or type(exc).__name__  # IndexError: a container with no audio stream
+    except IndexError:  # PyAV opened it (an image, a silent video) but it has no audio stream
+        reason = "no audio stream"
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__  # no "[Errno ...]"
     if _ffmpeg() is None:
         raise InvalidInput(f"file {name}: not audio PyAV can read ({reason})")
     return _ffmpeg_decode(source, name, reason, ffmpeg_timeout)
@@ -207,7 +209,7 @@ def _ffmpeg_decode(source: bytes | Path, name: str, reason: str, timeout: float)
     if done.returncode != 0 or not done.stdout:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise InvalidInput(f"file {name}: not audio PyAV can read ({reason}); nor can ffmpeg"
-                           + (f" ({why[-1]})" if why else ""))
+                           + (f" ({why[-1].removeprefix('pipe:0: ')})" if why else ""))
     return np.frombuffer(done.stdout, dtype=np.int16).astype(np.float32) / 32768.0
 
 
@@ -393,14 +395,14 @@ class EspeakTTS:
         return wav_to_ogg_opus(self.wav(text, language))
 
 
-def wav_to_ogg_opus(wav: bytes, bitrate: int = 32_000) -> bytes:
+def wav_to_ogg_opus(wav: bytes) -> bytes:
     """Audio (any PyAV can read) encoded as Opus in an OGG container, mono 48 kHz."""
     import av
 
     buffer = io.BytesIO()
     with av.open(io.BytesIO(wav)) as src, av.open(buffer, mode="w", format="ogg") as dst:
-        stream = dst.add_stream("libopus", rate=48_000, layout="mono")
-        stream.bit_rate = bitrate
+        # Opus's effort 5 of 10: about a third of the encoding time, still clear speech.
+        stream = dst.add_stream("libopus", rate=48_000, layout="mono", options={"compression_level": "5"})
         resampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
         for frame in src.decode(audio=0):
             for out in resampler.resample(frame):

@@ -10,6 +10,7 @@ import re
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from deepdiary.core.errors import InvalidInput, ModelUnavailable
 from deepdiary.core.settings import Settings
@@ -140,6 +141,10 @@ def test_undecodable_audio_is_a_clear_error(tmp_path):
         speech.decode_audio(bad.read_bytes(), "notes.mp3")
     with pytest.raises(InvalidInput, match=r"file .*notes.mp3: not audio PyAV can read"):
         speech.decode_audio(bad, str(bad))
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(photo, "JPEG")
+    with pytest.raises(InvalidInput, match=r"^file photo.jpg: not audio PyAV can read \(no audio stream\)"):
+        speech.decode_audio(photo.getvalue(), "photo.jpg")
 
 
 def test_amr_from_wechat_is_decoded():

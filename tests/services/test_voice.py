@@ -118,3 +118,16 @@ def test_chinese_text_is_spoken_in_mandarin(ctx):
     assert ctx.models.tts.voice_for(None, "我找到了三张杭州的照片。") == "cmn"
     ogg = voice.speak(ctx, "我找到了三张杭州的照片。", fmt="ogg")
     assert decoded_seconds(ogg) > 1.0
+
+
+def test_with_qwen_the_spoken_question_gets_a_spoken_answer_citing_the_same_photos(demo_folder, question, refs,  # noqa: F811
+                                                                                  tmp_path):
+    ctx = AppContext(Settings(home=demo_folder, llm_backend="llamacpp", llm_model="qwen2.5-coder-1.5b",
+                              llm_threads=2))
+    try:
+        result = voice.voice(ctx, question, reply_path=tmp_path / "reply.ogg", today=TODAY)
+    finally:
+        ctx.close()
+    assert sorted(c["id"] for c in result.citations) == sorted(refs[name] for name in HANGZHOU)
+    assert "hangzhou" in result.answer.lower() or "杭州" in result.answer, result.answer
+    assert decoded_seconds((tmp_path / "reply.ogg").read_bytes()) > 1.0
