@@ -262,6 +262,7 @@ def create_app(ctx: AppContext, client: ApiClient | None = None) -> FastAPI:
         ctx.library  # open (and migrate) once, at start-up
         yield
         channel.close()
+        ctx.close()
 
     app = FastAPI(title="Deep Diary on WeChat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.channel = channel

@@ -274,3 +274,20 @@ def test_missing_settings_are_one_clear_error(bot_library):
         wechat.create_app(make_ctx(bot_library))
     with pytest.raises(InvalidInput, match="DEEPDIARY_WECHAT_APP_ID, DEEPDIARY_WECHAT_APP_SECRET"):
         wechat.run(make_ctx(bot_library, wechat_token="t"))
+
+
+def test_an_image_slower_than_the_deadline_is_acknowledged_through_the_customer_service_api(bot_library, api,
+                                                                                          tmp_path):
+    from PIL import Image
+
+    hangzhou_portrait(tmp_path)
+    with Image.open(tmp_path / "west-lake.jpg") as im:
+        im.transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(tmp_path / "flipped.jpg", exif=im.info["exif"])
+    api.media["image-late"] = ((tmp_path / "flipped.jpg").read_bytes(), "image/jpeg")
+    before = len(api.sent)
+    with make_client(bot_library, api, wechat_reply_seconds=0.0) as slow:
+        assert post(slow, message("image", PicUrl="http://mmbiz.qpic.cn/y", MediaId="image-late"), safe=True) == (
+            200, "success")
+        [pushed] = api.wait_for(before + 1)[before:]
+    assert pushed["touser"] == ME and "已把 1 张照片加入资料库" in pushed["text"]["content"]
+    assert "杭州" in pushed["text"]["content"]
