@@ -144,7 +144,7 @@
       text.textContent = a.text;
       if (a.text) {
         const play = el("button.link.speak-answer", {type: "button", title: "Read the answer aloud 朗读回答",
-                                                     text: "🔊 Play 朗读"});
+                                                     text: "▶ Play 朗读"});
         play.addEventListener("click", () => playAnswer(a.text, a.language, play));
         text.after(play);
         if (spoken) playAnswer(a.text, a.language, play);  // asked aloud: answered aloud
