@@ -46,16 +46,36 @@ from deepdiary.services import ingest, photos, search
 log = logging.getLogger("deepdiary.bots.wechat")
 
 CHANNEL = "wechat"
-MAX_REPLY_BYTES = 2000  # a text message holds 2048 bytes
+MAX_REPLY_BYTES = 2000  # a text message holds 2048 bytes; a longer answer goes out in pieces
 DEFAULT_LANG = "zh"
 
 
-def _fit(text: str, limit: int = MAX_REPLY_BYTES) -> str:
-    """``text`` cut to ``limit`` UTF-8 bytes (ending with … when cut)."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[: limit - 3].decode("utf-8", "ignore").rstrip() + "…"
+def _fits(text: str, limit: int = MAX_REPLY_BYTES) -> bool:
+    return len(text.encode("utf-8")) <= limit
+
+
+def _pieces(text: str, limit: int = MAX_REPLY_BYTES, most: int = 5) -> list[str]:
+    """``text`` as at most ``most`` messages of ``limit`` UTF-8 bytes, cut at line breaks where
+    it can (the last ends with … when even that is not enough)."""
+    pieces, current = [], ""
+    for line in text.split("\n"):
+        while not _fits(line, limit):  # a line longer than a message: cut it by bytes
+            head = line.encode("utf-8")[:limit].decode("utf-8", "ignore")
+            pieces, current = pieces + ([current] if current else []), ""
+            pieces.append(head)
+            line = line[len(head):]
+        candidate = f"{current}\n{line}" if current else line
+        if _fits(candidate, limit):
+            current = candidate
+        else:
+            pieces.append(current)
+            current = line
+    if current or not pieces:
+        pieces.append(current)
+    if len(pieces) > most:
+        last = pieces[most - 1].encode("utf-8")[: limit - 3].decode("utf-8", "ignore").rstrip()
+        pieces = pieces[: most - 1] + [last + "…"]
+    return pieces
 
 
 class ApiClient(WeChatClient):
@@ -204,8 +224,9 @@ class WeChatChannel:
         if not text:
             return
         try:
-            self.client.message.send_text(job.openid, _fit(text))
-            log.info("late answer sent to %s through the customer-service API", job.openid)
+            for piece in _pieces(text):
+                self.client.message.send_text(job.openid, piece)
+            log.info("answer sent to %s through the customer-service API", job.openid)
         except Exception as exc:  # noqa: BLE001 - the platform refused or is unreachable: logged, not retried
             log.error("customer-service message to %s failed: %s", job.openid, type(exc).__name__)
 
@@ -230,13 +251,18 @@ class WeChatChannel:
         except asyncio.TimeoutError:
             with job.lock:
                 job.push = True
-            self._push(job)  # it may have finished just now
+            asyncio.get_running_loop().run_in_executor(None, self._push, job)  # it may have finished just now
+            return None
+        if text and not _fits(text):  # too long for one reply: sent whole as customer-service messages
+            with job.lock:
+                job.push = True
+            asyncio.get_running_loop().run_in_executor(None, self._push, job)
             return None
         with job.lock:
             if job.delivered or job.push:
                 return None
             job.delivered = True
-        return _fit(text) if text else None
+        return text or None
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -291,3 +291,21 @@ def test_an_image_slower_than_the_deadline_is_acknowledged_through_the_customer_
         [pushed] = api.wait_for(before + 1)[before:]
     assert pushed["touser"] == ME and "已把 1 张照片加入资料库" in pushed["text"]["content"]
     assert "杭州" in pushed["text"]["content"]
+
+
+def test_an_answer_too_long_for_one_reply_goes_out_whole_in_pieces(client, api, monkeypatch):
+    from types import SimpleNamespace
+
+    text = "\n".join(f"{i:03d} 在杭州西湖边拍的照片，天气很好 · a photo by West Lake in Hangzhou" for i in range(60))
+    monkeypatch.setattr(ask_service, "ask", lambda *a, **k: SimpleNamespace(answer=text, citations=[], language="zh"))
+    before = len(api.sent)
+    assert post(client, message("text", Content="所有照片")) == (200, "success")
+    pieces = [m["text"]["content"] for m in api.wait_for(before + len(wechat._pieces(text)))[before:]]
+    assert len(pieces) >= 3 and all(len(p.encode("utf-8")) <= 2048 for p in pieces)
+    assert "\n".join(pieces) == text
+
+
+def test_pieces_cut_by_bytes_and_stop_at_five():
+    assert wechat._pieces("短" * 1000) == ["短" * 666, "短" * 334]  # 3 bytes a character
+    many = wechat._pieces("\n".join("x" * 1500 for _ in range(9)))
+    assert len(many) == 5 and many[-1].endswith("…") and all(len(p.encode()) <= 2000 for p in many)
