@@ -1,3 +1,4 @@
 from deepdiary.cli import app
 
-app(prog_name="deepdiary")
+if __name__ == "__main__":  # not when a worker process imports it
+    app(prog_name="deepdiary")

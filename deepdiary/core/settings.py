@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         default=0.5, description="faces below this quality (size, sharpness, pose; 0 to 1) never start a person")
     face_weak_match_threshold: float = Field(
         default=0.4, description="a face below face_min_quality joins a person only when at most this far")
+    enrich_workers: int = Field(
+        default=0, description="processes that run the vision models during enrichment; 0: one per CPU core, "
+                               "1: all in the calling process")
+    enrich_workers_min_photos: int = Field(
+        default=12, description="fewer photos than this are enriched in the calling process (starting the "
+                                "workers takes a few seconds)")
     tag_min_probability: float = Field(default=0.05, description="ImageNet labels below this are not stored")
     duplicate_hash_distance: int = Field(default=10, description="max perceptual-hash bits apart for duplicates")
     duplicate_feature_similarity: float = Field(default=0.90, description="min feature cosine for duplicates")

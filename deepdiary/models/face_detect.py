@@ -179,7 +179,9 @@ class RetinaFaceDetector:
                 for_sizes = [np.hstack([centres, np.full((len(centres), 2), s, dtype=np.float64)]) for s in sizes]
                 # anchors of one location are adjacent: (loc0 s0, loc0 s1, loc1 s0, ...)
                 rows.append(np.stack(for_sizes, axis=1).reshape(-1, 4))
-            self._priors = {key: np.concatenate(rows).astype(np.float32)}  # keep the latest size only
+            if len(self._priors) >= 4:  # a photo's passes (fine, coarse, zoom) reuse theirs; older sizes go
+                self._priors.pop(next(iter(self._priors)))
+            self._priors[key] = np.concatenate(rows).astype(np.float32)
         return self._priors[key]
 
     def _run(self, image: Image.Image, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

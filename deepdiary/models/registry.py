@@ -111,6 +111,27 @@ class ModelCache:
 
         return self._get("clip", create)
 
+    @property
+    def photo_workers(self):
+        """Worker processes for the vision models (``PhotoWorkers``), or None where one process is better:
+        a single core, or ``enrich_workers`` 1."""
+        def create():
+            import os
+
+            from deepdiary.models.photo_workers import PhotoWorkers
+
+            n = self.settings.enrich_workers or (os.cpu_count() or 1)
+            return PhotoWorkers(self.settings, n) if n > 1 else None
+
+        return self._get("photo_workers", create)
+
+    def forget(self, name: str) -> None:
+        """Drop a model (a worker pool that broke), so the next use creates it anew."""
+        with self._loading:
+            model = self._models.pop(name, None)
+        if model is not None and hasattr(model.model, "close"):
+            model.model.close()
+
     def llm(self, backend: str | None = None):
         """The housekeeper's language model for ``backend`` (None for the parser-only backend)."""
         backend = backend or self.settings.llm_backend
@@ -157,7 +178,7 @@ def _key(settings: Settings) -> tuple:
             settings.retinaface_max_side, settings.detect_max_side, settings.torch_threads,
             str(settings.clip_checkpoint), settings.clip_model, settings.llm_backend, settings.llm_model,
             str(settings.llm_model_path), settings.llm_threads, settings.llm_context, settings.llm_seed,
-            settings.llm_grammar_first, settings.openai_base_url, settings.openai_model, settings.stt_model,
+            settings.llm_grammar_first, settings.enrich_workers, settings.openai_base_url, settings.openai_model, settings.stt_model,
             str(settings.stt_model_path),
             settings.stt_threads, settings.stt_beam_size, settings.stt_languages, settings.tts_voice_en,
             settings.tts_voice_zh, settings.tts_speed, settings.tts_timeout)

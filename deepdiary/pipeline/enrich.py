@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from sqlmodel import Session, delete, select
 
 from deepdiary.memory.library import Library
@@ -28,7 +28,12 @@ from deepdiary.memory.tables import (
 from deepdiary.memory.vectors import IMAGE_FEATURES, PHOTO_TEXT
 from deepdiary.pipeline.describe import PhotoFacts, describe_en, describe_zh
 from deepdiary.pipeline.scenes import SCENES, scenes_for
+from deepdiary.models.photo_workers import BrokenProcessPool, PhotoAnalysis, load_upright
 from deepdiary.models.registry import ModelCache
+
+__all__ = ["STAGES", "EnrichReport", "Enricher", "load_upright"]
+# The stages whose models can run in worker processes (the rest read and write the catalogue).
+OFFLOADED = ("faces", "tags", "features")
 
 STAGES = ("faces", "tags", "features", "description", "category")
 Progress = Callable[[int, int, int], None]
@@ -52,10 +57,8 @@ class EnrichReport:
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
-def load_upright(path: Path) -> Image.Image:
-    with Image.open(path) as img:
-        img.load()
-        return ImageOps.exif_transpose(img).convert("RGB")
+class StageFailed(Exception):
+    """A stage's model failed in a worker process; the message is the worker's."""
 
 
 class Enricher:
@@ -89,11 +92,22 @@ class Enricher:
             elif item_ids is not None:
                 todo = {i: todo[i] for i in item_ids if i in todo}
         items = list(todo.items())
+        analyses = self._worker_analyses(items)
         for start in range(0, len(items), GROUP):
             with self.library.session() as s:
                 vectors: list[tuple[str, int, np.ndarray]] = []
                 for n, (item_id, missing) in enumerate(items[start:start + GROUP], start + 1):
-                    self._enrich_item(s, item_id, missing, report, vectors)
+                    pre = None
+                    if analyses is not None:
+                        t = time.perf_counter()
+                        try:
+                            pre = next(analyses)
+                        except BrokenProcessPool:
+                            # A worker died (a photo that crashes a decoder, say): the rest run here.
+                            analyses = None
+                            self.models.forget("photo_workers")
+                        report.seconds["waiting for workers"] += time.perf_counter() - t
+                    self._enrich_item(s, item_id, missing, report, vectors, pre)
                     report.items += 1
                     if progress:
                         progress(n, len(todo), item_id)
@@ -107,6 +121,27 @@ class Enricher:
                 self._refresh_descriptions_after_recluster(s)
             report.seconds["recluster"] += time.perf_counter() - t
         return report
+
+    def _worker_analyses(self, items: list[tuple[int, list[str]]]):
+        """The models' outputs for ``items`` from the worker processes, in order, or None to run them here."""
+        st = self.settings
+        if (len(items) < st.enrich_workers_min_photos or st.clip_checkpoint or st.blip_weights
+                or not any(set(missing) & set(OFFLOADED) for _, missing in items)):
+            return None
+        pool = self.models.photo_workers
+        if pool is None:
+            return None
+        with self.library.read_session() as s:
+            paths = [self._original(s, item_id) for item_id, _ in items]
+        return pool.analyse((path, tuple(x for x in missing if x in OFFLOADED))
+                            for path, (_, missing) in zip(paths, items))
+
+    def _original(self, s: Session, item_id: int) -> Path:
+        item = s.get(Item, item_id)
+        original = self.library.blobs.original_path(item.sha256, item.ext)
+        if not original.exists():  # originals kept in place rather than copied
+            original = Path(s.exec(select(ItemPath.path).where(ItemPath.item_id == item_id)).first())
+        return original
 
     def redescribe(self, item_ids: list[int]) -> None:
         """Rebuild descriptions after the user changed who is in these photos."""
@@ -137,23 +172,27 @@ class Enricher:
         self._redescribe(s, ids)
 
     def _enrich_item(self, s: Session, item_id: int, stages: list[str], report: EnrichReport,
-                     vectors: list[tuple[str, int, np.ndarray]]) -> None:
-        """One photo's missing stages in ``s``; the vectors of the stages that worked join ``vectors``."""
+                     vectors: list[tuple[str, int, np.ndarray]], pre: PhotoAnalysis | None = None) -> None:
+        """One photo's missing stages in ``s``; the vectors of the stages that worked join ``vectors``.
+        ``pre``: what worker processes' models made of the photo; without it the models run here."""
         work = _ItemWork(item_id)
-        item = s.get(Item, item_id)
         try:
-            original = self.library.blobs.original_path(item.sha256, item.ext)
-            if not original.exists():  # originals kept in place rather than copied
-                original = Path(s.exec(select(ItemPath.path).where(ItemPath.item_id == item_id)).first())
-            work.image = load_upright(original)
+            if pre is not None and pre.unreadable:
+                raise StageFailed(pre.unreadable.removeprefix("cannot open the photo: "))
+            if pre is None:
+                work.image = load_upright(self._original(s, item_id))
         except Exception as exc:
             for stage in stages:
                 self._record(s, item_id, stage, "failed", None, f"cannot open the photo: {exc}")
                 report.failures.append({"item_id": item_id, "stage": stage, "error": str(exc)})
             return
+        if pre is not None:
+            work.faces, work.analysis, work.phash, work.errors = pre.faces, pre.analysis, pre.phash, pre.errors
         for stage in stages:
             t = time.perf_counter()
             try:
+                if stage in work.errors:
+                    raise StageFailed(work.errors[stage])
                 # A savepoint per stage: a failure undoes that stage alone, its vectors with it.
                 with s.begin_nested():
                     model = getattr(self, f"_{stage}")(s, item_id, work)
@@ -161,7 +200,7 @@ class Enricher:
                 report.stages_run[stage] += 1
                 vectors += work.vectors
             except Exception as exc:  # one stage failing must not cost the others
-                error = f"{type(exc).__name__}: {exc}"
+                error = str(exc) if isinstance(exc, StageFailed) else f"{type(exc).__name__}: {exc}"
                 self._record(s, item_id, stage, "failed", None, error)
                 report.failures.append({"item_id": item_id, "stage": stage, "error": error})
             work.vectors.clear()
@@ -181,7 +220,7 @@ class Enricher:
         # The analyzer takes the upright photo at full resolution: the detector looks at
         # the size that suits it, and faces are aligned and embedded from the full photo.
         analyzer = self.models.faces
-        detected = analyzer.analyze(work.image)
+        detected = work.faces if work.faces is not None else analyzer.analyze(work.image)
         for old in s.exec(select(Face).where(Face.item_id == item_id, Face.assigned_by == "auto")):
             s.delete(old)
         s.flush()
@@ -231,7 +270,7 @@ class Enricher:
         work.vectors.append((IMAGE_FEATURES, item_id, analysis.features))
         meta = s.get(PhotoMeta, item_id)
         if meta is not None:
-            meta.phash = str(imagehash.phash(work.image))
+            meta.phash = work.phash or str(imagehash.phash(work.image))
             s.add(meta)
         if self.models.clip is not None:
             from deepdiary.memory.vectors import CLIP_IMAGE
@@ -281,5 +320,8 @@ class _ItemWork:
     item_id: int
     image: Image.Image | None = None
     analysis: object = None
+    faces: list | None = None  # found by a worker process
+    phash: str | None = None  # computed by a worker process
+    errors: dict = field(default_factory=dict)  # stage -> why its model failed in a worker
     faces_added: int = 0
     vectors: list = field(default_factory=list)  # (collection, item id, vector) the stage wants written
