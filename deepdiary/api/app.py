@@ -49,10 +49,10 @@ def create_app(ctx: AppContext, warm_models: bool = False) -> FastAPI:
     from deepdiary.api.deps import require_token
     from fastapi.staticfiles import StaticFiles
 
-    from deepdiary.api.routers import ask, memories, pages, people, photos, session, uploads, voice
+    from deepdiary.api.routers import ask, maintenance, memories, pages, people, photos, session, uploads, voice
 
     app.include_router(session.router, prefix="/api")  # signing in needs no token
-    for module in (photos, people, memories, ask, uploads, voice):
+    for module in (photos, people, memories, ask, uploads, voice, maintenance):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_token)])
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(pages.router)  # the web UI; each page signs in through the same tokens

@@ -53,11 +53,15 @@ class Library:
     def vectors(self) -> VectorIndex:
         return VectorIndex(self.settings.library_dir / "vectors")
 
+    @property
+    def text_index_path(self):
+        return self.settings.library_dir / "text_index.db"
+
     @cached_property
     def text_index(self):
         from deepdiary.memory.text_index import TextIndex
 
-        return TextIndex(self.settings.library_dir / "text_index.db", self.vectors, self.models.text)
+        return TextIndex(self.text_index_path, self.vectors, self.models.text)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -72,5 +76,7 @@ class Library:
             yield session
 
     def close(self) -> None:
+        if "text_index" in self.__dict__:
+            self.text_index.close()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -122,6 +122,12 @@ class TextIndex:
             self._con = con
         return self._con
 
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
     def add(self, rows: list[IndexedText], batch: int = VECTOR_BATCH,
             progress: Callable[[int, int], None] | None = None) -> None:
         """Write ``rows`` to both indexes (replacing what an item had); ``progress(done,

@@ -51,6 +51,27 @@ class VectorIndex:
         got = col.get(ids=[str(i) for i in ids] if ids is not None else None, include=["embeddings"])
         return {int(i): np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
+    def existing_ids(self, name: str) -> set[int]:
+        """Every item id in collection ``name`` (none when there is no such collection).
+
+        Read from Chroma's SQLite file, opened read-only, not through a client: opening a
+        PersistentClient rewrites its HNSW files, and a check must not change a byte. The
+        file's metadata segment is written in the same call as the log, so it holds every
+        id an ``upsert`` returned from."""
+        import sqlite3
+
+        db = self.path / "chroma.sqlite3"
+        if not db.exists():
+            return set()
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = con.execute(
+                "SELECT e.embedding_id FROM embeddings e JOIN segments s ON e.segment_id = s.id "
+                "JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = 'METADATA'", (name,))
+            return {int(i) for (i,) in rows}
+        finally:
+            con.close()
+
     def nearest(self, name: str, vector: np.ndarray, k: int = 50, where: dict | None = None) -> list[tuple[int, float]]:
         """The ``k`` nearest items as (item id, cosine similarity), closest first."""
         col = self.collection(name)

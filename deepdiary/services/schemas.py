@@ -264,3 +264,41 @@ class VoiceAnswer(BaseModel):
     stt_seconds: float
     ask_seconds: float
     tts_seconds: float
+
+
+class CheckProblem(BaseModel):
+    id: str  # kind:item id (or kind:file), stable between runs
+    kind: str  # missing_original, corrupt_original, missing_thumbnail, orphan_blob, orphan_vector,
+    # missing_vector, missing_text_entry, missing_text_vector, orphan_text_entry
+    item_id: int | None
+    file: str | None  # the file, or the vector collection
+    detail: str
+    repairable: bool
+    repaired: bool
+    action: str | None  # what --repair did, or why it could not
+
+
+class CheckReport(BaseModel):
+    id: str  # "check"
+    library: str
+    ok: bool  # nothing is wrong (after the repairs, when asked for)
+    repair: bool
+    counts: dict[str, int]  # what was looked at
+    problems: list[CheckProblem]
+
+
+class BackupResult(BaseModel):
+    id: str  # the backup's folder
+    path: str
+    created: str
+    catalogue_sha256: str
+    counts: dict[str, int]
+    reconciled: int  # entries newer than the catalogue copy, dropped from the snapshot
+
+
+class RestoreResult(BaseModel):
+    id: str  # the restored library's folder
+    library: str
+    backup: str
+    created: str  # when the backup was taken
+    counts: dict[str, int]

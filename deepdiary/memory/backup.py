@@ -1,0 +1,159 @@
+"""Snapshots of a library folder that stay consistent while it is being written.
+
+Each SQLite file (the catalogue, the text index, Chroma's own ``chroma.sqlite3``) is copied
+through SQLite's online backup API, which gives one committed state even while another
+process writes. Everything else is copied as files: blobs are named by their content, so
+a copy is either the whole right file or absent, and a blob written after the catalogue
+copy is at worst an orphan. The order matters: the catalogue first, then what is derived
+from it, then the content. Every blob and vector the copied catalogue promises was written
+before the transaction that made the promise committed, so it is in the later copies; what
+they hold beyond that (work that committed after the catalogue copy) is dropped from the
+snapshot by the caller (``LibraryChecker``'s repair of orphans).
+
+The PostgreSQL catalogue is dumped with ``pg_dump`` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+from contextlib import nullcontext
+from pathlib import Path
+
+from deepdiary.core.errors import DeepDiaryError, InvalidInput
+
+CATALOGUE = "catalogue.db"
+CATALOGUE_DUMP = "catalogue.sql"
+TEXT_INDEX = "text_index.db"
+VECTORS = "vectors"
+BLOBS = "blobs"
+CHROMA_SQLITE = "chroma.sqlite3"
+MANIFEST = "manifest.json"
+# Not copied: SQLite's side files (the backup API carries their committed content), the
+# migration lock, and models/ (joined again from the installed packages on first use).
+_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+_SKIPPED = {".migrate.lock", "models"}
+
+
+def sqlite_copy(source: Path, dest: Path) -> None:
+    """One committed state of the SQLite file ``source``, written to ``dest``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(source, timeout=30)
+    try:
+        out = sqlite3.connect(dest)
+        try:
+            # All pages in one step: a step that sees a concurrent write starts again, so
+            # small steps on a busy file might never finish.
+            src.backup(out)
+        finally:
+            out.close()
+    finally:
+        src.close()
+
+
+def seal(folder: Path) -> None:
+    """Leave the snapshot's SQLite files whole, each one file: their WAL checkpointed into
+    them and their journal mode DELETE (a library that opens them turns WAL on again)."""
+    for name in (CATALOGUE, TEXT_INDEX):
+        path = folder / name
+        if path.exists():
+            con = sqlite3.connect(path)
+            try:
+                con.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                con.close()
+
+
+def pg_dump(url: str, dest: Path) -> None:
+    exe = shutil.which("pg_dump")
+    if exe is None:
+        raise DeepDiaryError("the catalogue is in PostgreSQL and pg_dump is not on PATH: install the "
+                             "PostgreSQL client tools to back it up")
+    libpq = url.replace("postgresql+psycopg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
+    done = subprocess.run([exe, "--no-owner", "--file", str(dest), libpq], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise DeepDiaryError(f"pg_dump failed: {done.stderr.strip()[:500]}")
+
+
+def _copy_files(source: Path, dest: Path, skip=lambda path: False) -> int:
+    """Every file under ``source`` into ``dest`` (a file that vanishes meanwhile is left out)."""
+    copied = 0
+    for folder, dirs, files in os.walk(source):
+        here = Path(folder)
+        target = dest / here.relative_to(source)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            path = here / name
+            if name.startswith(".tmp-") or name.startswith(".part-") or name.endswith(_SIDE_SUFFIXES) or skip(path):
+                continue
+            try:
+                shutil.copy2(path, target / name)
+                copied += 1
+            except FileNotFoundError:  # removed by a concurrent repair or re-ingest
+                pass
+    return copied
+
+
+def snapshot(library_dir: Path, catalogue_url: str, dest: Path, vectors_lock=None) -> dict:
+    """Copy the library at ``library_dir`` into the new folder ``dest``; returns what was copied.
+    ``vectors_lock``: held while Chroma's files are copied, so this process's writers wait."""
+    dest.mkdir(parents=True)
+    copied = {"catalogue": "", "files": 0}
+    if catalogue_url.startswith("sqlite"):
+        sqlite_copy(Path(catalogue_url.split("///", 1)[1]), dest / CATALOGUE)
+        copied["catalogue"] = CATALOGUE
+    else:
+        pg_dump(catalogue_url, dest / CATALOGUE_DUMP)
+        copied["catalogue"] = CATALOGUE_DUMP
+    if (library_dir / TEXT_INDEX).exists():
+        sqlite_copy(library_dir / TEXT_INDEX, dest / TEXT_INDEX)
+    vectors = library_dir / VECTORS
+    if vectors.is_dir():
+        with vectors_lock or nullcontext():
+            # The HNSW segment files first, then the SQLite file that records how far they
+            # go: Chroma replays from its log whatever a segment file had not persisted yet.
+            copied["files"] += _copy_files(vectors, dest / VECTORS, skip=lambda p: p.name == CHROMA_SQLITE)
+            if (vectors / CHROMA_SQLITE).exists():
+                sqlite_copy(vectors / CHROMA_SQLITE, dest / VECTORS / CHROMA_SQLITE)
+    for entry in sorted(library_dir.iterdir()):
+        if entry.name in _SKIPPED or entry.name in (CATALOGUE, TEXT_INDEX, VECTORS, BLOBS) \
+                or entry.name.endswith(_SIDE_SUFFIXES):
+            continue
+        if entry.is_dir():
+            copied["files"] += _copy_files(entry, dest / entry.name)
+        elif entry.is_file():
+            shutil.copy2(entry, dest / entry.name)
+            copied["files"] += 1
+    if (library_dir / BLOBS).is_dir():  # last: every blob the catalogue copy names is there by now
+        copied["files"] += _copy_files(library_dir / BLOBS, dest / BLOBS)
+    return copied
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_new_folder(path: Path, what: str) -> None:
+    if path.exists():
+        raise InvalidInput(f"{what} {path} already exists; name a new folder")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"{what} {path}: the folder {path.parent} does not exist")
+
+
+def copy_into(backup: Path, target: Path) -> None:
+    """A backup's files (all but its manifest) into the empty folder ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(backup.iterdir()):
+        if entry.name == MANIFEST:
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, target / entry.name)
+        else:
+            shutil.copy2(entry, target / entry.name)
