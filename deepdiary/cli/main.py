@@ -238,6 +238,56 @@ def jobs(limit: Annotated[int, typer.Option("--limit", "-n")] = 20, as_json: Jso
          (j.started_at or "")[:19]) for j in rows]))
 
 
+@command(app)
+def check(
+    repair: Annotated[bool, typer.Option("--repair", help="fix what can be fixed and say what was done")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify blobs against their hashes, thumbnails, and the vector and text indexes against the
+    catalogue; exit 1 when a problem is found (with --repair: when one is left)."""
+    from deepdiary.services import maintenance
+
+    report = maintenance.check_library(app_context(), repair=repair)
+    if as_json:
+        emit_json(report)
+    else:
+        for p in report.problems:
+            colour = "green" if p.repaired else "yellow"
+            after = f" -> {p.action}" if p.action else ""
+            out.print(f"[{colour}]{p.kind}[/{colour}] item {p.item_id if p.item_id is not None else '-'} "
+                      f"({p.file}): {p.detail}{after}", soft_wrap=True, highlight=False)
+        looked = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+        left = sum(not p.repaired for p in report.problems)
+        out.print(f"checked {looked}: {len(report.problems)} problem(s)"
+                  + (f", {len(report.problems) - left} repaired, {left} left" if repair else ""))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@command(app)
+def backup(out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="a new folder for the backup")],
+           as_json: JsonOpt = False) -> None:
+    """A consistent snapshot of the whole library (safe while a server or an ingest runs)."""
+    from deepdiary.services import maintenance
+
+    result = maintenance.backup_library(app_context(), out_dir)
+    _named(result, as_json, f"backup written to {result.path}: " + ", ".join(
+        f"{k} {v}" for k, v in result.counts.items()))
+
+
+@command(app)
+def restore(
+    backup_dir: Annotated[Path, typer.Argument(metavar="BACKUP", help="a folder written by `deepdiary backup`")],
+    library: Annotated[Optional[Path], typer.Option("--library", "-L", help="an empty or new library folder (default: the global --library)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore a backup into an empty library folder."""
+    from deepdiary.services import maintenance
+
+    result = maintenance.restore_library(app_context(), backup_dir, library)
+    _named(result, as_json, f"restored {result.backup} (taken {result.created}) into {result.library}")
+
+
 # --- search --------------------------------------------------------------------------
 
 
