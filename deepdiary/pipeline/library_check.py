@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,9 @@ from deepdiary.pipeline.indexing import INDEXED_KINDS, drain_index_queue, indexe
 # The photo collections and the enrichment stage whose "done" promises a vector in each.
 PHOTO_VECTORS = {IMAGE_FEATURES: "features", PHOTO_TEXT: "description"}
 THUMB_SUFFIX = ".thumb.webp"
+# An ingest writes a photo's blob and thumbnail before the transaction that names them
+# commits, so a young unreferenced blob may be one in flight: left alone for this long.
+ORPHAN_GRACE_SECONDS = 3600.0
 
 
 @dataclass
@@ -66,9 +70,10 @@ class CheckOutcome:
 class LibraryChecker:
     """One library's consistency: ``check()`` reads, ``repair(findings)`` fixes."""
 
-    def __init__(self, library: Library):
+    def __init__(self, library: Library, orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS):
         self.library = library
         self.blobs = library.blobs
+        self.orphan_grace_seconds = orphan_grace_seconds
 
     # -- checking -------------------------------------------------------------------------
 
@@ -106,16 +111,24 @@ class LibraryChecker:
             thumb = self.blobs.thumbnail_path(sha)
             if not thumb.exists():
                 found.append(Finding("missing_thumbnail", f"thumbnail {thumb.name} is missing", item_id, str(thumb)))
-        files = 0
+        files = young = 0
+        cutoff = time.time() - self.orphan_grace_seconds
         if self.blobs.root.is_dir():
             for path in sorted(self.blobs.root.glob("*/*/*")):
                 if not path.is_file() or path.name.startswith(".tmp-"):
                     continue  # a write in progress, swept by the next ingest
                 files += 1
                 if _blob_digest(path.name) not in known:
+                    try:
+                        if path.stat().st_mtime > cutoff:
+                            young += 1
+                            continue
+                    except FileNotFoundError:
+                        continue
                     found.append(Finding("orphan_blob", f"{path.name}: no item has this content",
                                          None, str(path)))
         counts["blob_files"] = files
+        counts["unreferenced_recent_blobs"] = young
         return found
 
     def _check_photo_vectors(self, photo_ids: set[int], done: set[tuple[int, str]], counts) -> list[Finding]:

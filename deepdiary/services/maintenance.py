@@ -63,7 +63,7 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
             # is dropped from the snapshot, so it is exactly the catalogue copy's library.
             snap = AppContext(ctx.settings.model_copy(update={"home": staging, "database_url": None}), ctx.models)
             try:
-                checker = LibraryChecker(snap.library)
+                checker = LibraryChecker(snap.library, orphan_grace_seconds=0)  # nobody writes a snapshot
                 outcome = checker.check()
                 checker.repair(outcome.findings, drain=False)
                 reconciled = sum(f.repaired for f in outcome.findings)

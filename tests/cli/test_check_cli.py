@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ def test_check_reports_damage_exits_1_and_repair_fixes_it(lib):
     orphan = lib / "blobs" / "00" / "00" / ("00" * 32 + ".jpg")
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"no item has me")
+    os.utime(orphan, (time.time() - 7200,) * 2)  # a young one may be an ingest in flight
 
     found = cli_json(lib, "check", code=1)
     assert sorted((p["kind"], Path(p["file"]).name) for p in found["problems"]) == [

@@ -3,9 +3,11 @@ models, a real WeChat export), damaged the ways a crash or a disk would damage i
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,7 @@ def test_damage_is_reported_then_repaired(ctx):
     orphan = lib.blobs.original_path("ab" * 32, ".jpg")
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"left behind by a crash")
+    os.utime(orphan, (time.time() - 7200,) * 2)  # a young one may be an ingest in flight
     lib.vectors.upsert(TEXTS, [987654], [[0.1] * len(next(iter(lib.vectors.get(TEXTS).values())))])
     con = sqlite3.connect(lib.text_index_path)
     (gone,) = con.execute("SELECT item_id FROM meta ORDER BY item_id LIMIT 1").fetchone()
@@ -93,7 +96,9 @@ def test_damage_is_reported_then_repaired(ctx):
     # The photo whose vector was lost gets it back from the next enrich.
     assert ingest.enrich_photos(ctx).stages_run == {"features": 1}
     assert vec_id in lib.vectors.existing_ids(IMAGE_FEATURES)
-    assert maintenance.check_library(ctx).problems == []
+    orphan.write_bytes(b"written a moment ago by an ingest not yet committed")
+    fresh = maintenance.check_library(ctx, repair=True)
+    assert fresh.problems == [] and fresh.counts["unreferenced_recent_blobs"] == 1 and orphan.exists()
 
 
 def test_a_damaged_original_with_no_good_copy_left_is_reported_as_unrepairable(ctx):
@@ -170,8 +175,13 @@ def test_the_api_checks_and_never_repairs(ctx):
 
     thumb = ctx.library.blobs.thumbnail_path(_photo(ctx, 0)[1])
     thumb.unlink()
+    from deepdiary.services import tokens
+
+    made = tokens.create_token(ctx, "laptop")
     with TestClient(create_app(ctx)) as client:
-        body = client.get("/api/check").json()
-        assert client.post("/api/check").status_code == 405
+        assert client.get("/api/check").status_code == 401  # behind the token like every route
+        auth = {"Authorization": f"Bearer {made.token}"}
+        body = client.get("/api/check", headers=auth).json()
+        assert client.post("/api/check", headers=auth).status_code == 405
     assert not body["ok"] and [p["kind"] for p in body["problems"]] == ["missing_thumbnail"]
     assert not thumb.exists()
