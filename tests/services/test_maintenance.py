@@ -3,9 +3,12 @@ models, a real WeChat export), damaged the ways a crash or a disk would damage i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -138,6 +141,7 @@ def test_backup_while_photos_are_ingested_restores_a_library_that_checks_clean(c
         while thread.is_alive() or not backups:
             out = tmp_path / f"backup-{len(backups)}"
             backups.append((out, maintenance.backup_library(ctx, out)))
+            time.sleep(0.3)
     finally:
         thread.join()
         writer.close()
@@ -153,6 +157,38 @@ def test_backup_while_photos_are_ingested_restores_a_library_that_checks_clean(c
         finally:
             restored.close()
     assert backups[-1][1].counts["items_photo"] == 10
+
+
+def test_backup_while_another_process_ingests_and_enriches(ctx, samples, tmp_path):
+    more = tmp_path / "more"
+    more.mkdir()
+    for name in ("Canon_PowerShot_S40.jpg", "Kodak_CX7530.jpg", "Pentax_K10D.jpg", "Sony_HDR-HC3.jpg"):
+        shutil.copy(samples / "photos" / "exif-samples" / "jpg" / name, more / name)
+    env = {**os.environ, "DEEPDIARY_ENRICH_WORKERS": "1"}
+    writer = subprocess.Popen([sys.executable, "-m", "deepdiary", "--library", str(ctx.settings.library_dir),
+                               "ingest", "photos", str(more), "--json"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    backups = []
+    try:
+        while writer.poll() is None or len(backups) < 2:
+            out = tmp_path / f"backup-{len(backups)}"
+            backups.append((out, maintenance.backup_library(ctx, out)))
+            time.sleep(0.5)  # a dozen snapshots across the run are plenty
+    finally:
+        stdout, stderr = writer.communicate(timeout=300)
+    assert writer.returncode == 0, stderr
+    assert json.loads(stdout)["added"] == 4
+    photos = set()
+    for n, (out, result) in enumerate(backups):
+        restored = AppContext(settings_for(tmp_path / f"restored-{n}"))
+        try:
+            maintenance.restore_library(restored, out)
+            report = maintenance.check_library(restored)
+            assert report.problems == [], (n, report.problems)
+            photos.add(report.counts["photos"])
+        finally:
+            restored.close()
+    assert 9 in photos  # the last backup has them all
 
 
 def test_backup_and_restore_refuse_what_they_must_not_overwrite(ctx, tmp_path):
