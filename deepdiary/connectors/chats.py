@@ -65,7 +65,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from deepdiary.connectors.files import iter_files, untrusted_date
+from deepdiary.connectors.files import Refused, iter_files, untrusted_date
 from deepdiary.core.text import display_path, has_lone_surrogates, replace_lone_surrogates
 
 OWNER = "me"
@@ -130,9 +130,9 @@ class _RowError(ValueError):
     """One row cannot be read; becomes a ChatProblem."""
 
 
-def iter_chat_files(paths: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[Path]:
+def iter_chat_files(paths: Iterable[Path], skip: Iterable[Path] = (), refused: Refused | None = None) -> Iterator[Path]:
     """Chat export files under ``paths``: sorted, hidden entries and ``skip`` folders left out (see ``iter_files``)."""
-    return iter_files(paths, CHAT_EXTENSIONS, skip)
+    return iter_files(paths, CHAT_EXTENSIONS, skip, refused)
 
 
 # ---------------------------------------------------------------- reading text

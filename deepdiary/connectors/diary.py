@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from deepdiary.connectors.files import iter_files, untrusted_date
+from deepdiary.connectors.files import Refused, iter_files, untrusted_date
 from deepdiary.core.text import display_path
 
 DIARY_EXTENSIONS = {".md", ".markdown", ".txt"}
@@ -58,9 +58,9 @@ class DiaryFile:
     problems: list[str] = field(default_factory=list)
 
 
-def iter_diary_files(paths: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[Path]:
+def iter_diary_files(paths: Iterable[Path], skip: Iterable[Path] = (), refused: Refused | None = None) -> Iterator[Path]:
     """Diary files under ``paths``: sorted, hidden entries and ``skip`` folders left out (see ``iter_files``)."""
-    return iter_files(paths, DIARY_EXTENSIONS, skip)
+    return iter_files(paths, DIARY_EXTENSIONS, skip, refused)
 
 
 # ---------------------------------------------------------------- dates

@@ -6,19 +6,26 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 # Nothing was photographed, written down or sent before the first photograph (Niépce, 1826);
 # an earlier date is a broken clock or a zeroed field, like one past tomorrow.
 EARLIEST_TRUSTED = datetime(1826, 1, 1)
 
 
+# Told about each entry a folder walk refuses (a link out of the folder), with the reason.
+Refused = Callable[[Path, str], None]
+
+
 def iter_files(paths: Iterable[Path] | Path | str, extensions: set[str],
-               skip: Iterable[Path] = ()) -> Iterator[Path]:
+               skip: Iterable[Path] = (), refused: Refused | None = None) -> Iterator[Path]:
     """Files under ``paths`` with one of ``extensions``, in a stable (sorted) order.
 
     Hidden files and folders are skipped, and so is everything under ``skip`` (the
     library's own folder, wherever it sits: its thumbnails are not the user's photos).
+    A symbolic link that points out of the folder being walked (or nowhere) is not
+    followed: ``refused(link, reason)`` is told, so the ingest can report it. A link to a
+    file or folder inside the walked folder is read like any other entry.
     A file named directly is yielded whatever its extension and wherever it is: the user chose it.
     Names need not be UTF-8: paths keep their bytes (see ``deepdiary.core.text``).
     """
@@ -32,16 +39,19 @@ def iter_files(paths: Iterable[Path] | Path | str, extensions: set[str],
             # is kept under the library's uploads/ folder before it is ingested).
             yield root.resolve()
             continue
-        for path in _walk(root, skipped):
+        for path in _walk(root, skipped, refused or (lambda _path, _reason: None)):
             if path.suffix.lower() in extensions:
                 yield path.resolve()
 
 
-def _walk(root: Path, skipped: list[Path]) -> Iterator[Path]:
+def _walk(root: Path, skipped: list[Path], refused: Refused) -> Iterator[Path]:
     """Visible files under ``root``, sorted by path, never entering a skipped folder.
 
-    Linked folders are followed (as before), each real folder once, so a link loop ends.
+    Linked folders inside ``root`` are followed, each real folder once, so a link loop
+    ends; a link out of ``root`` could hand any file on the machine to an upload folder or
+    a shared photo folder, so it is refused, and so is a link to nothing.
     """
+    inside = [root.resolve()]
     found: list[Path] = []
     seen: set[Path] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
@@ -52,9 +62,24 @@ def _walk(root: Path, skipped: list[Path]) -> Iterator[Path]:
             continue
         seen.add(real)
         # Pruned before descending: a library of a million thumbnails costs nothing.
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not _inside((here / d).resolve(), skipped)]
-        found.extend(here / f for f in files if not f.startswith("."))
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not _inside((here / d).resolve(), skipped)
+                   and _link_stays_inside(here / d, inside, refused)]
+        found.extend(here / f for f in files if not f.startswith(".") and _link_stays_inside(here / f, inside, refused))
     return iter(sorted(p for p in found if p.is_file()))
+
+
+def _link_stays_inside(path: Path, inside: list[Path], refused: Refused) -> bool:
+    """True for an entry that is not a link, or a link whose target is inside the walked folder."""
+    if not path.is_symlink():
+        return True
+    target = path.resolve()
+    if not target.exists():
+        refused(path, "skipped: a symbolic link to nothing (its target is missing)")
+        return False
+    if not _inside(target, inside):
+        refused(path, f"skipped: a symbolic link out of the folder being ingested (to {target}); not followed")
+        return False
+    return True
 
 
 def _inside(path: Path, folders: list[Path]) -> bool:

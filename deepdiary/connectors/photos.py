@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Iterable, Iterator
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deepdiary.connectors.exif_check import exif_block, exif_problems
-from deepdiary.connectors.files import iter_files, untrusted_date
+from deepdiary.connectors.files import Refused, iter_files, untrusted_date
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif"}
 
@@ -73,9 +74,9 @@ class PhotoRecord:
     preview: Image.Image | None = field(default=None, repr=False)
 
 
-def iter_photo_files(paths: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[Path]:
+def iter_photo_files(paths: Iterable[Path], skip: Iterable[Path] = (), refused: Refused | None = None) -> Iterator[Path]:
     """Photo files under ``paths``: sorted, hidden entries and ``skip`` folders left out (see ``iter_files``)."""
-    return iter_files(paths, PHOTO_EXTENSIONS, skip)
+    return iter_files(paths, PHOTO_EXTENSIONS, skip, refused)
 
 
 def layout_of(width: int, height: int) -> str:
@@ -251,9 +252,26 @@ def _apply_exif(record: PhotoRecord, exif: Image.Exif, xmp: bytes | None = None)
     attempt("GPS", gps)
 
 
-def read_photo(path: Path, preview_size: int = 512) -> PhotoRecord:
-    """Read one photo; raises ``PhotoReadError`` when the file is not a decodable image."""
+def limit_image_pixels(max_pixels: int) -> None:
+    """Set Pillow's decompression-bomb limit for this process (every ``Image.open``, the
+    enrichment's too) and make its warning, for pictures between one and two times the
+    limit, an error: such a picture is refused, not decoded."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    # Each call (not once): test runners reset the filters; warnings drops the duplicate.
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+def _refuse_bomb(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise PhotoReadError(f"refused as a decompression bomb: {width}x{height} is {width * height:,} pixels, "
+                             f"more than the limit of {max_pixels:,} (setting max_image_pixels)")
+
+
+def read_photo(path: Path, preview_size: int = 512, max_pixels: int | None = None) -> PhotoRecord:
+    """Read one photo; raises ``PhotoReadError`` when the file is not a decodable image, or
+    when it has more than ``max_pixels`` pixels (default: Pillow's ``MAX_IMAGE_PIXELS``)."""
     path = Path(path)
+    limit = max_pixels if max_pixels is not None else (Image.MAX_IMAGE_PIXELS or 0)
     if path.suffix.lower() in {".heic", ".heif"}:
         _register_heif()
     try:
@@ -266,6 +284,8 @@ def read_photo(path: Path, preview_size: int = 512) -> PhotoRecord:
         with Image.open(path) as img:
             fmt = img.format or path.suffix.lstrip(".").upper()
             raw_w, raw_h = img.size
+            if limit:  # checked before a single pixel is decoded
+                _refuse_bomb(raw_w, raw_h, limit)
             try:
                 exif = img.getexif()
             except Exception as exc:
@@ -284,7 +304,10 @@ def read_photo(path: Path, preview_size: int = 512) -> PhotoRecord:
             img.load()
             preview = img.convert("RGB") if img.mode != "RGB" else img.copy()
             xmp = img.info.get("xmp")
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoReadError(f"refused as a decompression bomb: more pixels than the limit of {limit:,} "
+                             f"(setting max_image_pixels); Pillow says: {exc}") from exc
+    except UnidentifiedImageError as exc:
         raise PhotoReadError(f"not a readable image: {exc}") from exc
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise PhotoReadError(f"image data is corrupt: {exc}") from exc

@@ -31,6 +31,11 @@ class InvalidInput(DeepDiaryError, ValueError):
     http_status = 422
 
 
+class FileRefused(InvalidInput):
+    """A file an ingest will not read (larger than ``max_file_mb``) or stopped reading
+    (slower than ``file_read_seconds``). The message says which; the run goes on."""
+
+
 class Conflict(DeepDiaryError):
     """The request clashes with what is stored (a name already taken, a job already running)."""
 

@@ -36,6 +36,17 @@ class Settings(BaseSettings):
         default=True, description="copy originals into the content-addressed blob store"
     )
 
+    # Hostile input: every file an ingest reads is held to these (see deepdiary.pipeline.file_limits)
+    max_file_mb: float = Field(
+        default=2048.0, description="a file larger than this many MiB is refused and reported, not read "
+                                    "(a Takeout Records.json of many years is about 1 GiB); 0: no limit")
+    max_image_pixels: int = Field(
+        default=200_000_000, description="a picture of more pixels is refused as a decompression bomb "
+                                         "(Pillow's MAX_IMAGE_PIXELS; a 200 MP phone photo fits)")
+    file_read_seconds: float = Field(
+        default=300.0, description="reading one file may take this long; a slower one is reported and the "
+                                   "ingest goes on with the next; 0: no limit")
+
     torch_threads: int = Field(default=0, description="CPU threads for the vision models; 0 lets torch decide")
 
     # Enrichment

@@ -18,7 +18,8 @@ from typing import Callable, Iterable
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from deepdiary.connectors.photos import PhotoReadError, iter_photo_files, read_photo
+from deepdiary.connectors.photos import PhotoReadError, iter_photo_files, limit_image_pixels, read_photo
+from deepdiary.core.errors import FileRefused
 from deepdiary.core.text import display_path, path_key
 from deepdiary.memory.blobs import cid_v1, sha256_file
 from deepdiary.memory.library import Library
@@ -30,8 +31,9 @@ from deepdiary.memory.tables import (
     Place,
 )
 from deepdiary.pipeline.colours import dominant_colours
+from deepdiary.pipeline.file_limits import check_size, time_limit
 from deepdiary.pipeline.geocode import ReverseGeocoder, default_geocoder
-from deepdiary.pipeline.jobs import FileProblem, IngestReport, JobRecorder, PhaseProgress
+from deepdiary.pipeline.jobs import FileProblem, IngestReport, JobRecorder, PhaseProgress, report_refused_links
 
 Progress = Callable[[int, int, Path], None]
 
@@ -41,6 +43,7 @@ class PhotoIngester:
         self.library = library
         self.settings = library.settings
         self._geocoder = geocoder
+        limit_image_pixels(self.settings.max_image_pixels)
 
     @property
     def geocoder(self) -> ReverseGeocoder:
@@ -52,11 +55,14 @@ class PhotoIngester:
             phase_progress: PhaseProgress | None = None) -> IngestReport:
         """Ingest photo files and folders (never the library's own folder)."""
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_photo_files([p for p in roots if p.exists()], skip=[self.settings.library_dir]))
+        links: list[tuple[Path, str]] = []
+        files = list(iter_photo_files([p for p in roots if p.exists()], skip=[self.settings.library_dir],
+                                      refused=lambda path, reason: links.append((path, reason))))
         self._sweep_temp_files()
         with JobRecorder(self.library, "photos", roots, len(files), phase_progress) as job:
             self.job = job
             report = job.report
+            report_refused_links(job, links)
             for path in roots:
                 if not path.exists():
                     job.problem_now(path, "error", "path does not exist")
@@ -86,12 +92,15 @@ class PhotoIngester:
             if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
                 report.unchanged += 1
                 return
-        digest = sha256_file(path)
-        if self._link_if_stored(key, stat, digest, report):
-            return
         try:
-            record = read_photo(path, preview_size=self.settings.thumbnail_size)
-        except PhotoReadError as exc:
+            check_size(path, self.settings)  # before hashing: a huge file is not even read
+            digest = sha256_file(path)
+            if self._link_if_stored(key, stat, digest, report):
+                return
+            with time_limit(self.settings.file_read_seconds):
+                record = read_photo(path, preview_size=self.settings.thumbnail_size,
+                                    max_pixels=self.settings.max_image_pixels)
+        except (PhotoReadError, FileRefused) as exc:
             self.job.problem_now(path, "error", str(exc))
             report.failed += 1
             return

@@ -226,3 +226,10 @@ def _roots(raw: str) -> list[str]:
     except ValueError:
         return []
     return [display_text(r) for r in roots if isinstance(r, str)]
+
+
+def report_refused_links(job: JobRecorder, links: list[tuple[Path, str]]) -> None:
+    """The links a folder walk refused (out of the folder, or to nothing), as warnings:
+    nothing was read from them, and the rest of the folder goes in."""
+    with job.library.session() as s:
+        job.report.problems.extend(job.problem(s, path, "warning", reason) for path, reason in links)

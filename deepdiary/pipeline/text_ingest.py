@@ -23,15 +23,17 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from deepdiary.core.errors import FileRefused
 from deepdiary.core.text import path_key
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import (
     ChatMeta, Conversation, DiaryMeta, Item, Person, Track, TrackPointRow, Visit,
 )
 from deepdiary.pipeline.geocode import default_geocoder
+from deepdiary.pipeline.file_limits import read_within_limits
 from deepdiary.pipeline.indexing import queue_for_index
 from deepdiary.pipeline.ingest import place_id_for
-from deepdiary.pipeline.jobs import IngestReport, JobRecorder, PhaseProgress
+from deepdiary.pipeline.jobs import IngestReport, JobRecorder, PhaseProgress, report_refused_links
 
 Progress = Callable[[int, int, Path], None]
 # Items written per INSERT while storing a file (and how often storing reports progress).
@@ -64,8 +66,11 @@ class ChatIngester:
         from deepdiary.connectors.chats import iter_chat_files
 
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_chat_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir]))
+        links: list[tuple[Path, str]] = []
+        files = list(iter_chat_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir],
+                                    refused=lambda path, reason: links.append((path, reason))))
         with JobRecorder(self.library, "chats", roots, len(files), phase_progress) as job:
+            report_refused_links(job, links)
             _report_missing(job, roots)
             for n, path in enumerate(files, 1):
                 self._ingest_file(job, path, fmt, n, len(files))
@@ -77,8 +82,8 @@ class ChatIngester:
         from deepdiary.connectors.chats import ChatFormatError, read_chats
 
         try:
-            export = read_chats(path, fmt)
-        except ChatFormatError as exc:
+            export = read_within_limits(path, self.library.settings, lambda: read_chats(path, fmt))
+        except (ChatFormatError, FileRefused) as exc:
             _failed(job, path, str(exc))
             return
         except Exception as exc:  # a hostile file must not stop the run
@@ -201,8 +206,11 @@ class DiaryIngester:
         from deepdiary.connectors.diary import iter_diary_files
 
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_diary_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir]))
+        links: list[tuple[Path, str]] = []
+        files = list(iter_diary_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir],
+                                     refused=lambda path, reason: links.append((path, reason))))
         with JobRecorder(self.library, "diary", roots, len(files), phase_progress) as job:
+            report_refused_links(job, links)
             _report_missing(job, roots)
             for n, path in enumerate(files, 1):
                 self._ingest_file(job, path, n, len(files))
@@ -214,7 +222,10 @@ class DiaryIngester:
         from deepdiary.connectors.diary import read_diary
 
         try:
-            diary = read_diary(path)
+            diary = read_within_limits(path, self.library.settings, lambda: read_diary(path))
+        except FileRefused as exc:
+            _failed(job, path, str(exc))
+            return
         except Exception as exc:
             _failed(job, path, f"{type(exc).__name__}: {exc}")
             return
@@ -279,14 +290,17 @@ class TrackIngester:
         from deepdiary.connectors.tracks import TrackFormatError, iter_track_files, read_tracks
 
         roots = [Path(p).expanduser() for p in paths]
-        files = list(iter_track_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir]))
+        links: list[tuple[Path, str]] = []
+        files = list(iter_track_files([p for p in roots if p.exists()], skip=[self.library.settings.library_dir],
+                                     refused=lambda path, reason: links.append((path, reason))))
         job = JobRecorder(self.library, "tracks", roots, len(files))
+        report_refused_links(job, links)
         report = job.report
         geocoder = default_geocoder()
         for n, path in enumerate(files, 1):
             try:
-                tf = read_tracks(path)
-            except TrackFormatError as exc:
+                tf = read_within_limits(path, self.settings, lambda: read_tracks(path))
+            except (TrackFormatError, FileRefused) as exc:
                 job.problem_now(str(path), "error", str(exc))
                 report.failed += 1
                 continue

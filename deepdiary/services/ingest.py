@@ -113,12 +113,28 @@ def ingest_text(ctx: AppContext, kind: str, paths: list[Path], fmt: str = "auto"
 UPLOAD_KINDS = ("photos",) + TEXT_KINDS
 
 
+# Longest stored upload name, in UTF-8 bytes (file systems allow 255; the .part- prefix needs room).
+_UPLOAD_NAME_BYTES = 200
+
+
 def safe_upload_name(name: str) -> str:
-    """An uploaded file's name with every folder part dropped: no ``..``, no absolute path."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip().lstrip(".")
-    if not base or base in {"", "."}:
+    """An uploaded file's name with every folder part dropped: no ``..``, no absolute path,
+    no control characters (a NUL would end the name early), never hidden, and at most
+    200 bytes of UTF-8 with its extension kept (the extension tells a photo from a track)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable() or ch == " ")
+    # A lone surrogate (a mangled name) cannot be a file name on disk.
+    base = base.encode("utf-8", "replace").decode("utf-8").strip().lstrip(".").strip()
+    if not base:
         raise InvalidInput(f"upload name {name!r} has no file name in it")
-    return base[:200]
+    stem, dot, ext = base.rpartition(".")
+    if not dot or len(ext) > 16:
+        stem, ext = base, ""
+    else:
+        ext = "." + ext
+    while len((stem + ext).encode("utf-8")) > _UPLOAD_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + ext
 
 
 def ingest_upload(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fmt: str = "auto",

@@ -41,7 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from deepdiary.connectors.files import iter_files
+from deepdiary.connectors.files import Refused, iter_files
 from deepdiary.connectors.locations.gpx import read_gpx
 from deepdiary.connectors.locations.json_exports import read_json_export
 from deepdiary.connectors.locations.kml import read_kml
@@ -52,6 +52,7 @@ from deepdiary.connectors.locations.sniff import decode_text, looks_like_locatio
 from deepdiary.connectors.locations.stays import find_stays
 from deepdiary.connectors.locations.vetting import EARLIEST_PHOTO, EARLIEST_TRUSTED, FUTURE_SLACK, UTC
 from deepdiary.connectors.locations.xml_repair import decode_xml
+from deepdiary.connectors.xml_safety import UnsafeXml, unsafe_xml_reason
 
 # The extensions of the first three formats (GPX, KML, Takeout JSON), kept as they were.
 TRACK_EXTENSIONS = {".gpx", ".kml", ".json"}
@@ -69,7 +70,8 @@ __all__ = [
 ]
 
 
-def iter_track_files(paths: Iterable[Path] | Path | str, skip: Iterable[Path] = ()) -> Iterator[Path]:
+def iter_track_files(paths: Iterable[Path] | Path | str, skip: Iterable[Path] = (),
+                     refused: Refused | None = None) -> Iterator[Path]:
     """Location files under ``paths``: sorted, hidden entries skipped (see ``iter_files``).
 
     A file named directly is yielded whatever it is: the user chose it, and if it is not
@@ -78,7 +80,7 @@ def iter_track_files(paths: Iterable[Path] | Path | str, skip: Iterable[Path] = 
     if isinstance(paths, (str, Path)):
         paths = [paths]
     for root in paths:
-        for path in iter_files([root], LOCATION_EXTENSIONS | SNIFFED_EXTENSIONS, skip=skip):
+        for path in iter_files([root], LOCATION_EXTENSIONS | SNIFFED_EXTENSIONS, skip=skip, refused=refused):
             if Path(root).is_file() or path.suffix.lower() not in SNIFFED_EXTENSIONS or _sniffs_as_location(path):
                 yield path
 
@@ -108,6 +110,9 @@ def read_tracks(path: Path) -> TrackFile:
     if kind == "csv":
         return read_location_csv(path, decode_text(data, problems), problems, now)
     text = decode_xml(data, problems)
-    if kind == "gpx":
-        return read_gpx(path, text, problems, now)
-    return read_kml(path, text, problems, now)
+    try:
+        if kind == "gpx":
+            return read_gpx(path, text, problems, now)
+        return read_kml(path, text, problems, now)
+    except UnsafeXml as exc:
+        raise TrackFormatError(unsafe_xml_reason(exc)) from exc

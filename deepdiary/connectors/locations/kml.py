@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 from deepdiary.connectors.locations.model import Track, TrackFile, TrackFormatError, TrackProblem, Visit
 from deepdiary.connectors.locations.vetting import Unreadable, as_float, clean_points, make_visit, parse_iso, valid_position
 from deepdiary.connectors.locations.xml_repair import XmlScan, local_name
+from deepdiary.connectors.xml_safety import parse_xml
 from deepdiary.core.geo import haversine_m
 
 _KML_CUT_POINTS = {"Placemark", "Folder", "Document", "Track", "MultiTrack", "when", "coord", "MultiGeometry"}
@@ -86,7 +87,7 @@ def read_kml(path: Path, text: str, problems: list[TrackProblem], now: datetime)
         text = re.sub(r"<kml\b", f'<kml xmlns:gx="{_GX_NS}"', text, count=1)
         problems.append(TrackProblem("line 1", "the gx: prefix is used but not declared; assumed Google's KML extensions"))
     try:
-        root = ET.fromstring(text)
+        root = parse_xml(text)
     except ET.ParseError as exc:
         damage = str(exc)
         scan = XmlScan(text, _KML_CUT_POINTS).run()
@@ -95,7 +96,7 @@ def read_kml(path: Path, text: str, problems: list[TrackProblem], now: datetime)
             raise TrackFormatError(f"not readable KML: {exc}") from exc
         problems.append(scan.error_problem())
         try:
-            root = ET.fromstring(repaired)
+            root = parse_xml(repaired)
         except ET.ParseError as exc2:
             raise TrackFormatError(f"not readable KML: {exc}") from exc2
     out = TrackFile(path=path, format="kml", problems=problems)

@@ -7,6 +7,7 @@ import re
 from xml.parsers import expat
 
 from deepdiary.connectors.locations.model import TrackProblem
+from deepdiary.connectors.xml_safety import guard_expat
 
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
@@ -58,7 +59,8 @@ class XmlScan:
         self.cut: tuple[int, tuple[str, ...]] | None = None  # (end offset, names still open)
         self.error: expat.ExpatError | None = None
         # The text is already decoded: tell expat it is UTF-8 whatever the declaration says.
-        self.parser = expat.ParserCreate(encoding="utf-8")
+        # Entity declarations and external references raise UnsafeXml out of run().
+        self.parser = guard_expat(expat.ParserCreate(encoding="utf-8"))
         self.parser.StartElementHandler = self._start
         self.parser.EndElementHandler = self._end
         self.parser.CharacterDataHandler = self.chars
