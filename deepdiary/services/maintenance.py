@@ -50,6 +50,8 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
     _existing_library(ctx)
     out = Path(out).expanduser().resolve()
     check_new_folder(out, "backup")
+    if out.is_relative_to(ctx.settings.library_dir):
+        raise InvalidInput(f"backup {out} is inside the library; name a folder outside {ctx.settings.library_dir}")
     library = ctx.library
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
@@ -118,6 +120,16 @@ def restore_library(ctx: AppContext, backup: Path, target: Path | None = None) -
         raise InvalidInput(f"{target} is not empty; restore into a new or empty folder")
     if sha256_of(backup / CATALOGUE) != manifest.get("catalogue_sha256"):
         raise DeepDiaryError(f"{backup}: the catalogue does not match the manifest's sha256 (a damaged backup)")
-    copy_into(backup, target)
+    # Copied beside the target and renamed at the end: an interrupted restore leaves no
+    # half-library where a library is expected.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.restoring-"))
+    try:
+        copy_into(backup, work / "library")
+        if target.exists():
+            target.rmdir()  # empty, as checked above
+        os.rename(work / "library", target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return RestoreResult(id=str(target), library=str(target), backup=str(backup), created=manifest["created"],
                          counts=manifest.get("counts", {}))

@@ -198,6 +198,12 @@ def test_backup_and_restore_refuse_what_they_must_not_overwrite(ctx, tmp_path):
         maintenance.backup_library(ctx, out)
     with pytest.raises(InvalidInput, match="not empty"):
         maintenance.restore_library(ctx, out)  # the live library
+    with pytest.raises(InvalidInput, match="inside the library"):
+        maintenance.backup_library(ctx, ctx.settings.library_dir / "bk")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert maintenance.restore_library(ctx, out, empty).library == str(empty)
+    assert (empty / "catalogue.db").exists() and not list(tmp_path.glob(".*restoring*"))
     with pytest.raises(InvalidInput, match="not a Deep Diary backup"):
         maintenance.restore_library(ctx, tmp_path, tmp_path / "new")
     (out / "catalogue.db").write_bytes(b"damaged")
