@@ -28,7 +28,7 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from wechatpy import create_reply, parse_message
 from wechatpy.client import WeChatClient
@@ -268,8 +268,10 @@ class WeChatChannel:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(ctx: AppContext, client: ApiClient | None = None) -> FastAPI:
-    """The callback app over one context (``client`` replaces the WeChat API client in tests)."""
+def callback_router(ctx: AppContext, client: ApiClient | None = None) -> tuple[APIRouter, "WeChatChannel"]:
+    """The ``/wechat`` callback routes over one context, for the channel's own app or the web app
+    (``deepdiary serve`` mounts them when a WeChat token is set); ``client`` replaces the WeChat
+    API client in tests."""
     s = ctx.settings
     if not s.wechat_token:
         raise InvalidInput("no WeChat token: set DEEPDIARY_WECHAT_TOKEN (the callback token of the Official Account)")
@@ -280,21 +282,10 @@ def create_app(ctx: AppContext, client: ApiClient | None = None) -> FastAPI:
             raise InvalidInput("safe mode needs DEEPDIARY_WECHAT_APP_ID with DEEPDIARY_WECHAT_AES_KEY")
         crypto = WeChatCrypto(token, s.wechat_aes_key.get_secret_value(), s.wechat_app_id)
     channel = WeChatChannel(ctx, client)
-
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        ctx.library  # open (and migrate) once, at start-up
-        yield
-        channel.close()
-        ctx.close()
-
-    app = FastAPI(title="Deep Diary on WeChat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.channel = channel
+    router = APIRouter(include_in_schema=False)
     forbidden = PlainTextResponse("invalid signature", status_code=403)
 
-    @app.get("/wechat")
+    @router.get("/wechat")
     def verify(signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = ""):
         """The platform's URL check."""
         try:
@@ -303,7 +294,7 @@ def create_app(ctx: AppContext, client: ApiClient | None = None) -> FastAPI:
             return forbidden
         return PlainTextResponse(echostr)
 
-    @app.post("/wechat")
+    @router.post("/wechat")
     async def callback(request: Request, signature: str = "", timestamp: str = "", nonce: str = "",
                        encrypt_type: str = "raw", msg_signature: str = ""):
         started = time.monotonic()
@@ -330,6 +321,25 @@ def create_app(ctx: AppContext, client: ApiClient | None = None) -> FastAPI:
             xml = crypto.encrypt_message(xml, nonce, timestamp)
         return Response(xml, media_type="application/xml")
 
+    return router, channel
+
+
+def create_app(ctx: AppContext, client: ApiClient | None = None) -> FastAPI:
+    """The callback as an app of its own (``deepdiary bot wechat``)."""
+    router, channel = callback_router(ctx, client)
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        ctx.library  # open (and migrate) once, at start-up
+        yield
+        channel.close()
+        ctx.close()
+
+    app = FastAPI(title="Deep Diary on WeChat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.channel = channel
+    app.include_router(router)
     return app
 
 

@@ -883,10 +883,25 @@ def serve(
         fail(f"--host: refusing to serve on {host} while no token exists; run `deepdiary token create NAME` first", 2)
     import uvicorn
 
+    app = web_app(ctx, warm_models=True)
+    err.print(f"Deep Diary on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops it")
+    if ctx.settings.wechat_token:
+        err.print(f"WeChat Official Account callback at http://{host}:{port}/wechat")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def web_app(ctx, warm_models: bool = False):
+    """The app `serve` serves: the web UI and API, and the WeChat callback at /wechat when a WeChat
+    token is set (the platform calls it with its own signature, not a bearer token)."""
     from deepdiary.api import create_app
 
-    err.print(f"Deep Diary on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops it")
-    uvicorn.run(create_app(ctx, warm_models=True), host=host, port=port, log_level="warning")
+    app = create_app(ctx, warm_models=warm_models)
+    if ctx.settings.wechat_token:
+        from deepdiary.bots.wechat import callback_router
+
+        router, app.state.wechat = callback_router(ctx)
+        app.include_router(router)
+    return app
 
 
 @command(token_app, "create")

@@ -11,9 +11,11 @@ not depend on how many workers computed them.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import time
+import weakref
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -94,11 +96,23 @@ def _ready() -> int:
     return os.getpid()
 
 
+# Pools still open when the interpreter stops are shut down first: left to garbage collection,
+# their manager thread's callback runs after multiprocessing's globals are gone and prints an error.
+_open_pools: "weakref.WeakSet[PhotoWorkers]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_pools() -> None:
+    for pool in list(_open_pools):
+        pool.close(wait=True)
+
+
 class PhotoWorkers:
     """A pool of ``workers`` processes, each with its own models at one thread."""
 
     def __init__(self, settings, workers: int):
         self.workers = workers
+        _open_pools.add(self)
         # spawn: a forked child would inherit torch's and onnxruntime's thread pools mid-state.
         self._pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
@@ -122,5 +136,5 @@ class PhotoWorkers:
         while window:
             yield window.popleft().result()
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, wait: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)

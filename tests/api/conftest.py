@@ -101,19 +101,27 @@ def web(web_source, tmp_path_factory) -> LiveServer:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="package")
+def playwright_driver():
+    """One Playwright for these tests. Its sync API keeps an asyncio loop running on this thread
+    while it lives, so it must end with this package: a second one, or the bots' asyncio.run in
+    a later package, fails inside a running loop."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM)
-        ARTIFACTS.mkdir(exist_ok=True)
-        # Playwright's pinned Chromium and Debian's differ; the version in the artifacts shows a mismatch.
-        (ARTIFACTS / "browser-version.txt").write_text(f"chromium {b.version}\n")
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="package")
+def browser(playwright_driver):
+    b = playwright_driver.chromium.launch(executable_path=CHROMIUM)
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Playwright's pinned Chromium and Debian's differ; the version in the artifacts shows a mismatch.
+    (ARTIFACTS / "browser-version.txt").write_text(f"chromium {b.version}\n")
+    yield b
+    b.close()
 
 
 @pytest.fixture

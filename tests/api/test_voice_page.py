@@ -20,24 +20,20 @@ def question_wav(web, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def voice_page(web, question_wav):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={question_wav}", "--autoplay-policy=no-user-gesture-required"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        context.add_cookies([{"name": "dd_token", "value": web.token, "url": web.url, "httpOnly": True}])
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.set_default_timeout(60_000)
-        yield page
-        browser.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
+def voice_page(web, question_wav, playwright_driver):
+    # A browser of its own: the fake microphone is a launch flag.
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=[
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={question_wav}", "--autoplay-policy=no-user-gesture-required"])
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.add_cookies([{"name": "dd_token", "value": web.token, "url": web.url, "httpOnly": True}])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(60_000)
+    yield page
+    browser.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def test_a_question_asked_by_voice_is_answered_and_the_answer_can_be_played(voice_page, web, artifacts):

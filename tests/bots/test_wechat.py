@@ -309,3 +309,25 @@ def test_pieces_cut_by_bytes_and_stop_at_five():
     assert wechat._pieces("短" * 1000) == ["短" * 666, "短" * 334]  # 3 bytes a character
     many = wechat._pieces("\n".join("x" * 1500 for _ in range(9)))
     assert len(many) == 5 and many[-1].endswith("…") and all(len(p.encode()) <= 2000 for p in many)
+
+
+def test_the_web_app_serves_the_callback_at_wechat_beside_the_api(bot_library, api):
+    # `deepdiary serve` mounts the callback on the web app when a WeChat token is set: one
+    # public address for the browser and the Official Account. The platform signs its calls;
+    # the API's own routes still want a bearer token once one exists.
+    from deepdiary.cli.main import web_app
+    from deepdiary.services.tokens import create_token
+
+    ctx = make_ctx(bot_library, wechat_token=TOKEN, wechat_app_id=APP_ID, wechat_app_secret=SECRET,
+                   wechat_aes_key=AES_KEY, wechat_allowed_openids=[ME], wechat_api_base_url=api.url,
+                   wechat_reply_seconds=60)
+    create_token(ctx, "laptop")
+    with TestClient(web_app(ctx)) as served:
+        ts, nonce = "1700000000", "n2"
+        echo = served.get("/wechat", params={"signature": signature(TOKEN, ts, nonce), "timestamp": ts,
+                                             "nonce": nonce, "echostr": "echo-web"})
+        assert echo.status_code == 200 and echo.text == "echo-web"
+        status, reply = post(served, message("text", Content="Which photos did I take in Hangzhou in July 2023?"), safe=True)
+        assert status == 200 and reply["MsgType"] == "text" and "Hangzhou" in reply["Content"]
+        assert served.get("/api/stats").status_code == 401
+    assert TestClient(web_app(make_ctx(bot_library))).get("/wechat").status_code == 404  # no token, no callback
