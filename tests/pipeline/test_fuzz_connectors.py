@@ -15,6 +15,7 @@ file takes well under a minute on two cores. ``FUZZ_CASES`` below is the count p
 
 from __future__ import annotations
 
+import re
 import resource
 import tempfile
 import time
@@ -35,6 +36,8 @@ HAND_SAMPLES = Path(__file__).resolve().parents[1] / "connectors" / "samples"
 FILE_SECONDS = 10.0  # the per-file time limit the fuzzed library runs with
 SLACK_SECONDS = 10.0  # storing and indexing one small file on a busy two-core machine
 MEMORY_GROWTH_MB = 1024  # what the whole file may add to the process's peak memory
+
+UNEXPECTED_EXCEPTION = re.compile(r"^[A-Z]\w*(Error|Exception|Warning|Exit|Interrupt)\b")
 
 FUZZ_CASES = {"photos": 150, "chats": 100, "diary": 50, "gpx": 80, "kml": 60, "takeout": 60, "locations": 100}
 
@@ -120,6 +123,9 @@ def ingest_mutated(lib: Library, root: Path, seed: Path, changes, ingester, memo
         assert p.reason and p.reason.strip(), p
         p.reason.encode("utf-8")  # printable wherever it is shown
         assert "Traceback" not in p.reason
+        # The ingesters' last-resort handlers report an exception no reader expected as
+        # "KeyError: ..."; under fuzzing every failure must be one a reader explains.
+        assert not UNEXPECTED_EXCEPTION.match(p.reason), (seed.name, p.reason)
     assert report.failed <= 1
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory_baseline) / 1024
     assert grown_mb < MEMORY_GROWTH_MB, f"{seed.name}: peak memory grew by {grown_mb:.0f} MB"
