@@ -23,7 +23,6 @@ needs.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field

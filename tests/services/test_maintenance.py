@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from deepdiary.core.errors import InvalidInput
 from deepdiary.memory.text_index import TEXTS
@@ -109,8 +110,7 @@ def test_a_damaged_original_with_no_good_copy_left_is_reported_as_unrepairable(c
     original = ctx.library.blobs.original_path(sha, ext)
     original.write_bytes(b"\0" * 100)
     with ctx.write() as s:
-        s.exec(__import__("sqlalchemy").text("UPDATE item_paths SET path = '/nowhere/' || path WHERE item_id = :i")
-               .bindparams(i=item_id))
+        s.exec(text("UPDATE item_paths SET path = '/nowhere/' || path WHERE item_id = :i").bindparams(i=item_id))
     report = maintenance.check_library(ctx, repair=True)
     (problem,) = report.problems
     assert problem.kind == "corrupt_original" and not problem.repaired and not problem.repairable
