@@ -77,6 +77,10 @@ def test_damage_is_reported_then_repaired(ctx):
     orphan.write_bytes(b"left behind by a crash")
     os.utime(orphan, (time.time() - 7200,) * 2)  # a young one may be an ingest in flight
     lib.vectors.upsert(TEXTS, [987654], [[0.1] * len(next(iter(lib.vectors.get(TEXTS).values())))])
+    lost_id, lost_sha, lost_ext = _photo(ctx, 3)
+    lib.blobs.original_path(lost_sha, lost_ext).unlink()
+    unembedded = max(lib.vectors.existing_ids(TEXTS) - {987654})
+    lib.vectors.delete(TEXTS, [unembedded])
     con = sqlite3.connect(lib.text_index_path)
     (gone,) = con.execute("SELECT item_id FROM meta ORDER BY item_id LIMIT 1").fetchone()
     con.execute("DELETE FROM meta WHERE item_id = ?", (gone,))
@@ -91,12 +95,15 @@ def test_damage_is_reported_then_repaired(ctx):
     assert [Path(p.file).name for p in found.pop("orphan_blob")] == [orphan.name]
     assert [(p.item_id, p.file) for p in found.pop("orphan_vector")] == [(987654, TEXTS)]
     assert [p.item_id for p in found.pop("missing_text_entry")] == [gone]
+    assert [p.item_id for p in found.pop("missing_original")] == [lost_id]
+    assert [(p.item_id, p.file) for p in found.pop("missing_text_vector")] == [(unembedded, TEXTS)]
     assert found == {}
 
     repaired = maintenance.check_library(ctx, repair=True)
     assert repaired.ok and all(p.repaired and p.action for p in repaired.problems)
     assert maintenance.check_library(ctx).problems == []
     assert lib.blobs.thumbnail_path(thumb_sha).exists() and not orphan.exists()
+    assert lib.blobs.original_path(lost_sha, lost_ext).exists() and unembedded in lib.vectors.existing_ids(TEXTS)
     # The photo whose vector was lost gets it back from the next enrich.
     assert ingest.enrich_photos(ctx).stages_run == {"features": 1}
     assert vec_id in lib.vectors.existing_ids(IMAGE_FEATURES)
