@@ -230,7 +230,7 @@ def bench_detectors(samples: Path, tmp: Path, names: list[str]) -> None:
         r = rows["retinaface"]
         print(f"  goals for the default: recall {r['found']}/{r['truth']} of the real faces "
               f"(goal 15/17 of the issue's count, {15 / 17:.0%}): {r['found'] / r['truth']:.0%}; "
-              f"{r['fp100']:.1f} false positives per 100 (goal ≤ 2); faces stage {r['faces_s'] / base['faces_s']:.2f}x "
+              f"{r['fp100']:.1f} false positives per 100 (goal ≤ 2); faces stage {r['faces_s'] / base['faces_s']:.3f}x "
               f"the baseline (goal ≤ 0.5x); end to end {r['pooled']['e2e']:.1f} photos/s with worker processes, "
               f"{r['e2e']:.1f} in one process (goal ≥ 6)")
     if "retinaface" in rows:

@@ -80,6 +80,8 @@ def _start(settings) -> None:
     from deepdiary.models.registry import ModelCache
 
     torch_runtime.set_threads(settings.torch_threads)
+    # The photo ingester's decompression-bomb limit, which a fresh process would not have.
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     models = _worker["models"] = ModelCache(settings)
     # Load now, so the first photo does not wait for it and a missing model shows at once.
     for model in (models.faces, models.tagger):
