@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-import hashlib
 import importlib.util
 import json
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from deepdiary.models import ModelUnavailable
+from deepdiary.models.packaged import join_checked, sha256_of
 from deepdiary.core.settings import Settings
 
 # Greedy decoding with a light penalty: without it a small model repeats its last sentence.
@@ -75,16 +75,6 @@ PACKAGED_MODELS: dict[str, PackagedGguf] = {m.name: m for m in (
 )}
 
 
-def _sha256(paths: list[Path]) -> tuple[int, str]:
-    h, size = hashlib.sha256(), 0
-    for p in paths:
-        with p.open("rb") as f:
-            while chunk := f.read(1 << 24):
-                h.update(chunk)
-                size += len(chunk)
-    return size, h.hexdigest()
-
-
 def assemble(model: PackagedGguf, model_dir: Path) -> Path:
     """The model's GGUF in ``model_dir``, joined from its parts and checked on first use."""
     target = model_dir / model.filename
@@ -93,7 +83,7 @@ def assemble(model: PackagedGguf, model_dir: Path) -> Path:
         return target
     parts = model.part_paths()
     if len(parts) == 1:
-        size, digest = _sha256(parts)
+        size, digest = sha256_of(parts)
         if (size, digest) != (model.size, model.sha256):
             raise ModelUnavailable(f"{parts[0]} is not the published {model.name} ({size} bytes, sha256 {digest[:12]}…); "
                                    f"reinstall {model.pip}")
@@ -101,18 +91,7 @@ def assemble(model: PackagedGguf, model_dir: Path) -> Path:
     model_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".tmp-{os.getpid()}-{model.filename}")
     try:
-        h, size = hashlib.sha256(), 0
-        with tmp.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    while chunk := f.read(1 << 24):
-                        h.update(chunk)
-                        size += len(chunk)
-                        out.write(chunk)
-        if (size, h.hexdigest()) != (model.size, model.sha256):
-            raise ModelUnavailable(
-                f"joined {model.name} is {size} bytes with sha256 {h.hexdigest()[:12]}…, expected {model.size} bytes "
-                f"and {model.sha256[:12]}…: a part is damaged; reinstall {model.pip}")
+        join_checked(parts, tmp, model.size, model.sha256, model.name, model.pip)
         tmp.replace(target)
         marker.write_text(model.sha256)
     finally:

