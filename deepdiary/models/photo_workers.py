@@ -75,8 +75,27 @@ def analyse_photo(models, path: Path, stages: tuple[str, ...]) -> PhotoAnalysis:
 _worker: dict = {}
 
 
+def _exit_with_parent() -> None:
+    """Exit as soon as the process that started this worker dies: a SIGKILLed ingest would
+    otherwise leave its workers (each with its models in memory) running on their own."""
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _start(settings) -> None:
     from deepdiary.models import torch_runtime
+
+    _exit_with_parent()
     from deepdiary.models.registry import ModelCache
 
     torch_runtime.set_threads(settings.torch_threads)
