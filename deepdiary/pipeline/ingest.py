@@ -12,6 +12,7 @@ UTF-8 is stored under its ``path_key`` and titled with ``display_path``.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -36,6 +37,9 @@ from deepdiary.pipeline.geocode import ReverseGeocoder, default_geocoder
 from deepdiary.pipeline.jobs import FileProblem, IngestReport, JobRecorder, PhaseProgress, report_refused_links
 
 Progress = Callable[[int, int, Path], None]
+
+# A blob's temp file younger than this may be a concurrent ingest's write in flight.
+TEMP_GRACE_SECONDS = 3600.0
 
 
 class PhotoIngester:
@@ -79,10 +83,17 @@ class PhotoIngester:
             return job.finish()
 
     def _sweep_temp_files(self) -> None:
+        """Temp files a killed writer left behind. A young one may be another ingest's write
+        in flight (a second upload job, a CLI run beside the server): it is left alone."""
         root = self.library.blobs.root
         if root.exists():
+            cutoff = time.time() - TEMP_GRACE_SECONDS
             for tmp in root.glob("*/*/.tmp-*"):
-                tmp.unlink(missing_ok=True)
+                try:
+                    if tmp.stat().st_mtime < cutoff:
+                        tmp.unlink(missing_ok=True)
+                except FileNotFoundError:
+                    pass  # its writer renamed it meanwhile
 
     def _ingest_one(self, path: Path, report: IngestReport) -> None:
         key = path_key(path)

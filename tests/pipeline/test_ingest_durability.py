@@ -327,6 +327,24 @@ def test_two_photo_ingests_at_once_report_no_failures(tmp_path, exif_samples):
     lib.close()
 
 
+def test_an_ingest_sweeps_only_old_blob_temp_files(tmp_path, exif_samples):
+    # A young temp file may be another ingest's blob write in flight (two upload jobs at
+    # once): sweeping it made that ingest fail with FileNotFoundError. An old one is a
+    # killed writer's leftover.
+    lib = Library.open(Settings(home=tmp_path / "lib"))
+    folder = lib.blobs.root / "ab" / "cd"
+    folder.mkdir(parents=True)
+    young, old = folder / ".tmp-young", folder / ".tmp-old"
+    young.write_bytes(b"in flight")
+    old.write_bytes(b"left behind")
+    long_ago = time.time() - 2 * 3600
+    os.utime(old, (long_ago, long_ago))
+    report = PhotoIngester(lib).run([exif_samples / "jpg/gps"])
+    assert report.failed == 0
+    assert young.exists() and not old.exists()
+    lib.close()
+
+
 # ---------------------------------------------------------------- jobs, stats and reindex
 
 def test_dead_jobs_are_interrupted_live_ones_left_alone(tmp_path):
