@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -32,10 +33,24 @@ def cid_v1(sha256_hex: str) -> str:
     return str(CID("base32", 1, "raw", multihash.wrap(bytes.fromhex(sha256_hex), "sha2-256")))
 
 
+TEMP_PREFIX = ".tmp-"
+
+
+def temp_writer(tmp: Path) -> tuple[int, str] | None:
+    """The (pid, host) that is writing a blob temp file, from its name; None for an unnamed one."""
+    name = tmp.name.removeprefix(TEMP_PREFIX)
+    pid, at, rest = name.partition("@")
+    if not at or not pid.isdigit() or "." not in rest:
+        return None
+    return int(pid), rest.rsplit(".", 1)[0]
+
+
 def _atomic_write(dest: Path, writer) -> None:
-    """Write through a temporary file and rename, so a kill never leaves half a file."""
+    """Write through a temporary file and rename, so a kill never leaves half a file. The temp
+    file's name says which process writes it, so a later ingest can tell a killed writer's
+    leftover from a write in flight."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}@{socket.gethostname()}.")
     os.close(fd)
     try:
         writer(Path(tmp))

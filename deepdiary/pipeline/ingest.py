@@ -12,6 +12,7 @@ UTF-8 is stored under its ``path_key`` and titled with ``display_path``.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -21,8 +22,9 @@ from sqlmodel import Session, select
 
 from deepdiary.connectors.photos import PhotoReadError, iter_photo_files, limit_image_pixels, read_photo
 from deepdiary.core.errors import FileRefused
+from deepdiary.core.processes import process_alive, this_host
 from deepdiary.core.text import display_path, path_key
-from deepdiary.memory.blobs import cid_v1, sha256_file
+from deepdiary.memory.blobs import TEMP_PREFIX, cid_v1, sha256_file, temp_writer
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import (
     Item,
@@ -83,14 +85,18 @@ class PhotoIngester:
             return job.finish()
 
     def _sweep_temp_files(self) -> None:
-        """Temp files a killed writer left behind. A young one may be another ingest's write
-        in flight (a second upload job, a CLI run beside the server): it is left alone."""
+        """Temp files a killed writer left behind. One whose writer (named in it) is another live
+        process or this one, or is on another host, may be a write in flight (a second upload
+        job, a CLI run beside the server): it is left alone until it is an hour old."""
         root = self.library.blobs.root
         if root.exists():
             cutoff = time.time() - TEMP_GRACE_SECONDS
-            for tmp in root.glob("*/*/.tmp-*"):
+            for tmp in root.glob(f"*/*/{TEMP_PREFIX}*"):
                 try:
-                    if tmp.stat().st_mtime < cutoff:
+                    writer = temp_writer(tmp)
+                    dead = (writer is not None and writer[1] == this_host() and writer[0] != os.getpid()
+                            and not process_alive(writer[0]))
+                    if dead or tmp.stat().st_mtime < cutoff:
                         tmp.unlink(missing_ok=True)
                 except FileNotFoundError:
                     pass  # its writer renamed it meanwhile

@@ -339,9 +339,18 @@ def test_an_ingest_sweeps_only_old_blob_temp_files(tmp_path, exif_samples):
     old.write_bytes(b"left behind")
     long_ago = time.time() - 2 * 3600
     os.utime(old, (long_ago, long_ago))
+    # A temp file whose writer is named and dead (a SIGKILLed ingest) goes at once, however young;
+    # a live writer's stays.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = this_host()
+    killed, live = folder / f".tmp-{gone.pid}@{host}.k1ll3d00", folder / f".tmp-{os.getpid()}@{host}.l1ve0000"
+    killed.write_bytes(b"half a photo")
+    live.write_bytes(b"being written")
     report = PhotoIngester(lib).run([exif_samples / "jpg/gps"])
     assert report.failed == 0
     assert young.exists() and not old.exists()
+    assert live.exists() and not killed.exists()
     lib.close()
 
 
