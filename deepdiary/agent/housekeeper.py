@@ -183,6 +183,8 @@ class Housekeeper:
         lang = parsed.language
         if not follow:
             execute(suggest_call(parsed))
+            if self._nothing_found(done):
+                self._widen(parsed, done, execute)
         if follow and follow.kind == "who_else":
             names = _people_in(done, follow.known_people)
             return (say(lang, "who_else", names=", ".join(names)) if names else say(lang, "nobody_else"),
@@ -193,7 +195,8 @@ class Housekeeper:
         """The last call's results, listed under a templated heading."""
         if not done or self._nothing_found(done):
             return say(lang, "nothing"), []
-        call, output, record = done[-1]
+        # The last call that found something (after a widened search, the empty ones come first).
+        call, output, record = next((d for d in reversed(done) if d[2].results), done[-1])
         if record.error:
             return say(lang, "error", error=record.error), []
         if call.tool == "today":
@@ -277,9 +280,18 @@ class Housekeeper:
             messages.append({"role": "assistant", "content": json.dumps(_shown(call), ensure_ascii=False)})
             messages.append(self._results_message(call, output, lang))
             seen.add(json.dumps(call.model_dump(), sort_keys=True))
+        widened = False
         for step in range(self.max_steps + 1):
             if done and self._nothing_found(done):
-                return say(lang, "nothing"), []
+                if widened:
+                    return say(lang, "nothing"), []
+                widened = True
+                for call, output in self._widen(parsed, done, execute):
+                    messages.append({"role": "assistant", "content": json.dumps(_shown(call), ensure_ascii=False)})
+                    messages.append(self._results_message(call, output, lang))
+                    seen.add(json.dumps(call.model_dump(), sort_keys=True))
+                if self._nothing_found(done):
+                    return say(lang, "nothing"), []
             refs = list(dict.fromkeys(ref for _, _, rec in done for ref in rec.refs))
             # The first step must look something up; the last may only answer.
             allow_call = step < self.max_steps
@@ -302,6 +314,28 @@ class Housekeeper:
             seen.add(key)
             messages.append(self._results_message(call, execute(call), lang))
         return self._fallback(parsed, done)
+
+    def _widen(self, parsed: ParsedQuestion, done, execute) -> list[tuple[ToolCall, dict]]:
+        """Every search so far came back empty: look in the text memories not searched yet,
+        with the question's own words and dates but no other filter, before saying nothing was found (a
+        question about what a friend did names no chat, and its scene word made it a photo search)."""
+        tried = {rec.tool for _, _, rec in done}
+        words = parsed.keywords
+        found = []
+        if not words:
+            return found  # "photos from last year": nothing to look for but the filters that found nothing
+        for tool in ("search_chats", "search_diary", *self.extra_sources):
+            if tool in self.tools and (tool not in tried or tool in ("search_chats", "search_diary")):
+                call = ToolCall(tool=tool, arguments=code_arguments(tool, {"query": words}, parsed))
+                if any(c.model_dump() == call.model_dump() for c, _, _ in done):
+                    continue
+                output = execute(call)
+                if output.get("results"):
+                    found.append((call, output))
+        return found
+
+    # Further sources a widened search tries, by tool name (facts, when the library learns them).
+    extra_sources: tuple[str, ...] = ()
 
     def _fallback(self, parsed, done):
         """The model gave no usable answer: list what the tools found, templated."""

@@ -318,3 +318,22 @@ def find_weekdays(text: str) -> tuple[list[int], list[tuple[int, int]]]:
             days.update(found(m))
             spans.append(m.span())
     return sorted(days), sorted(spans)
+
+
+def resolve_relative(text: str, said_on: date) -> str | None:
+    """The first time expression in a message, resolved against the day it was sent
+    ("yesterday = 2023-08-13"), so a reader never counts "yesterday" from today."""
+    found = find_time_range(text, said_on)
+    if found is None or found.text.strip().isdigit():
+        return None
+    start, end = found.start.date(), found.end.date()
+    if start == end:
+        value = start.isoformat()
+    elif start.month == 1 and start.day == 1 and end.month == 12 and end.day == 31 and start.year == end.year:
+        value = str(start.year)
+    elif start.day == 1 and start.month == end.month and start.year == end.year and \
+            end.day == calendar.monthrange(end.year, end.month)[1]:
+        value = f"{start:%Y-%m}"
+    else:
+        value = f"{start.isoformat()} to {end.isoformat()}"
+    return f"{found.text.strip()} = {value}"

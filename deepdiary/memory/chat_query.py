@@ -9,6 +9,7 @@ export's message id).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
@@ -77,16 +78,32 @@ def _mentioned_senders(session: Session, text: str, owner: str) -> list[str]:
 
 def search_chats(session: Session, q: ChatQuery, library, today: date | None = None) -> list[ChatHit]:
     f = TextFilter(date_from=q.date_from, date_to=q.date_to, conversation=q.conversation, kinds=q.kinds)
+    inferred = False
     if q.use_time_words and not (q.date_from or q.date_to):
-        found = find_time_range(q.text, today)
+        found = find_time_range(q.text, memory_today(session, q.kinds, today))
         if found:
             f.date_from, f.date_to = found.start, found.end
+            inferred = True
     if q.with_person:
         f.senders = _sender_names(session, q.with_person)
     if not q.text.strip():
         return hits_to_rows(session, _latest(session, q, f), q.context)
-    hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=_mentioned_senders(session, q.text, library.settings.owner_name))
+    boost = _mentioned_senders(session, q.text, library.settings.owner_name)
+    hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=boost)
+    if not hits and inferred:
+        # Time words in a question often describe what happened ("where did she move from
+        # four years ago?"), not when it was said: a range that holds nothing hides nothing.
+        hits = library.text_index.search(q.text, k=q.limit, f=replace(f, date_from=None, date_to=None),
+                                         boost_senders=boost)
     return hits_to_rows(session, hits, q.context)
+
+
+def memory_today(session: Session, kinds: list[str], today: date | None = None) -> date:
+    """The day relative time words count from: today, or the newest message's day when the
+    memory ends earlier (an imported archive's "recently" means the end of that archive)."""
+    today = today or date.today()
+    newest = session.exec(select(func.max(Item.taken_at)).where(Item.kind.in_(kinds))).first()
+    return min(today, newest.date()) if newest else today
 
 
 def _latest(session: Session, q: ChatQuery, f: TextFilter) -> list[tuple[int, float]]:

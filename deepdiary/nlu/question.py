@@ -88,7 +88,7 @@ from sqlmodel import Session, select
 from deepdiary.core.text import has_cjk
 from deepdiary.memory.chat_query import ChatQuery
 from deepdiary.memory.query import ColourFacet, PhotoQuery
-from deepdiary.memory.tables import ItemTag, Person, Place
+from deepdiary.memory.tables import ChatMeta, Conversation, ItemTag, Person, Place
 from deepdiary.core.palette import ALIASES, PALETTE
 from deepdiary.core.vocab import SCENE_ALIASES, SCENES
 from deepdiary.core.timeparse import (
@@ -278,6 +278,14 @@ def _speaker(marks: _Marks) -> tuple[str, tuple[int, int]] | None:
                         r"write|wrote|text|texted|send|sent|share|shared)\b", clause):
                 return name, (a, b)
     return None
+
+
+def _names_chat_partner(session: Session, text: str) -> bool:
+    """Whether the question names someone the user chats with (a sender or a conversation)."""
+    low = text.lower()
+    names = set(session.exec(select(Conversation.name).limit(2000)).all())
+    names |= set(session.exec(select(ChatMeta.sender).distinct().limit(2000)).all())
+    return any(len(n) > 1 and re.search(rf"(?<!\w){re.escape(n.lower())}(?!\w)", low) for n in names if n)
 
 
 # --- places ---
@@ -593,6 +601,10 @@ def parse_question(session: Session, text: str, today: date, gazetteer: bool = T
         scenes = [s for s in scenes if s not in ("people", "group")]
     tags = _tags(marks, session)
     facets = bool(colours or layout or scenes or count is not None)
+    if facets and not (colours or layout or count is not None) and _names_chat_partner(session, text):
+        # "When did Caroline go to the support group?": a scene word ("group") alone does not make
+        # a question about a chat partner's life a photo search; a photo word still does.
+        facets = False
     intent, triggers = _intent(marks, photo_id, facets)
     speaker = _speaker(marks) if intent == "chats" else None
     return ParsedQuestion(

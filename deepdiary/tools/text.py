@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from deepdiary.core.errors import NotFound
+from deepdiary.core.timeparse import resolve_relative
 
 from deepdiary.memory.chat_query import ChatHit, ChatQuery, search_chats, sender_known
 from deepdiary.tools.context import (
@@ -48,11 +49,15 @@ def _search(ctx: ToolContext, a, kind: str, with_person: str | None = None) -> l
 
 
 def search_chats_tool(ctx: ToolContext, a: SearchChatsArgs) -> dict:
-    """Search chat messages (WeChat and other chats) by meaning and words. Use for what someone said or planned."""
+    """Search chat messages (WeChat and other chats) by meaning and words. Use for what someone said, did or planned."""
     hits = _search(ctx, a, "message", a.with_person)
     return {"results": [compact({
         "ref": f"message:{h.id}", "time": when(h.time), "sender": h.sender, "conversation": h.conversation,
-        "text": clip(h.text), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}
+        "text": clip(h.text), "dates": _said_dates(h), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}
+
+
+def _said_dates(h: ChatHit) -> str | None:
+    return resolve_relative(h.text, h.time.date()) if h.text and h.time else None
 
 
 def search_diary_tool(ctx: ToolContext, a: SearchDiaryArgs) -> dict:
@@ -60,4 +65,4 @@ def search_diary_tool(ctx: ToolContext, a: SearchDiaryArgs) -> dict:
     hits = _search(ctx, a, "diary")
     return {"results": [compact({
         "ref": f"diary:{h.id}", "date": when(h.time)[:10] if h.time else None, "title": h.conversation,
-        "text": clip(h.text), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}
+        "text": clip(h.text), "dates": _said_dates(h), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}

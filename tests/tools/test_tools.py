@@ -209,6 +209,8 @@ def test_search_chats(tools, lib):
     out = chats.invoke({"query": "rowing on West Lake", "with_person": "Alice", "limit": 1})
     assert out["results"] == [{"ref": f"message:{ids['a1']}", "time": "2023-07-10 20:00", "sender": "Alice",
                                "conversation": "Alice", "text": CHATS[0]["text"],
+                               # "this weekend" counted from the day it was said, not from today
+                               "dates": "this weekend = 2023-07-15 to 2023-07-16",
                                "source": out["results"][0]["source"]}]
     assert out["results"][0]["source"].endswith("chats.json:2")  # the line the message starts on
     assert refs(chats.invoke({"query": "violin", "date_from": "2024-05-01", "date_to": "2024-05-01"})) == [
