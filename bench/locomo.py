@@ -7,7 +7,10 @@ Every question except category 5 (adversarial: no answer exists) is then asked w
 CLI itself; nothing reaches into the index around it. A plain BM25 (rank_bm25 over
 lower-cased word tokens of each turn) is computed in the same run as the baseline.
 
-    python bench/locomo.py [--data PATH]
+The tuning pair (locomo_dev.json) and the unseen pair (locomo_dev2.json) are reported
+separately, each beside BM25 computed in the same run; tune only on the first.
+
+    python bench/locomo.py [--only tune|unseen] [--tune PATH] [--unseen PATH]
 """
 
 from __future__ import annotations
@@ -66,57 +69,70 @@ def recall(found: list[str], evidence: list[str], k: int) -> float:
     return sum(e in found[:k] for e in evidence) / len(evidence)
 
 
+def run_pair(path: Path, runner: CliRunner, tmp: Path, label: str) -> dict:
+    """Recall@5/@10 of `search chats` and of BM25 on every conversation in ``path``, with ingest
+    speed and query latency."""
+    samples = json.loads(path.read_text())
+    ours, plain, latencies = {5: [], 10: []}, {5: [], 10: []}, []
+    messages, ingest_s = 0, 0.0
+    for n, sample in enumerate(samples):
+        env = {"DEEPDIARY_OWNER_NAME": sample["conversation"]["speaker_a"]}
+        export = tmp / f"{label}-{n}.csv"
+        local_to_dia = write_memotrace(sample, export)
+        lib = str(tmp / f"{label}-lib-{n}")
+        t0 = time.perf_counter()
+        res = runner.invoke(app, ["--library", lib, "ingest", "chats", str(export), "--format", "memotrace-csv",
+                                  "--json"], env=env)
+        assert res.exit_code == 0, res.output
+        ingest_s += time.perf_counter() - t0
+        messages += json.loads(res.stdout)["added"]
+        turns = turns_of(sample)
+        bm25 = BM25Okapi([re.findall(r"\w+", t[3].lower()) for t in turns])
+        valid = {t[0] for t in turns}
+        for qa in sample["qa"]:
+            # A few evidence ids in the data are malformed ("D8:6; D9:17"); those are skipped.
+            evidence = [e for e in qa["evidence"] if e in valid]
+            if qa["category"] == 5 or not evidence:
+                continue
+            t0 = time.perf_counter()
+            res = runner.invoke(app, ["--library", lib, "search", "chats", qa["question"], "--limit", "10",
+                                      "--json"], env=env)
+            latencies.append(time.perf_counter() - t0)
+            assert res.exit_code == 0, res.output
+            found = [local_to_dia.get(h["source"]["message_id"]) for h in json.loads(res.stdout)]
+            scores = bm25.get_scores(re.findall(r"\w+", qa["question"].lower()))
+            base = [turns[i][0] for i in np.argsort(-scores)[:10]]
+            for k in (5, 10):
+                ours[k].append(recall(found, evidence, k))
+                plain[k].append(recall(base, evidence, k))
+    lat = sorted(latencies)
+    return {"pair": label, "conversations": len(samples), "questions": len(ours[5]),
+            "ours@5": statistics.mean(ours[5]), "ours@10": statistics.mean(ours[10]),
+            "bm25@5": statistics.mean(plain[5]), "bm25@10": statistics.mean(plain[10]),
+            "ingest_msgs_per_s": messages / ingest_s, "query_median_ms": statistics.median(lat) * 1000,
+            "query_p95_ms": lat[int(0.95 * (len(lat) - 1))] * 1000}
+
+
 def main() -> None:
     default = Path(os.environ.get("DEEPDIARY_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=default / "chats" / "locomo_dev.json")
+    parser.add_argument("--tune", type=Path, default=default / "chats" / "locomo_dev.json",
+                        help="the pair retrieval was tuned on")
+    parser.add_argument("--unseen", type=Path, default=default / "chats" / "locomo_dev2.json",
+                        help="the held-out pair: it stands for the user's own chats, look at it rarely")
+    parser.add_argument("--only", choices=["tune", "unseen"], help="run one pair only")
     args = parser.parse_args()
-    samples = json.loads(args.data.read_text())
     runner = CliRunner()
-    ours = {5: [], 10: []}
-    plain = {5: [], 10: []}
-    latencies = []
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n, sample in enumerate(samples):
-            owner = sample["conversation"]["speaker_a"]
-            env = {"DEEPDIARY_OWNER_NAME": owner}
-            export = Path(tmp) / f"locomo-{n}.csv"
-            local_to_dia = write_memotrace(sample, export)
-            lib = str(Path(tmp) / f"lib-{n}")
-            t0 = time.perf_counter()
-            res = runner.invoke(app, ["--library", lib, "ingest", "chats", str(export), "--format", "memotrace-csv",
-                                      "--json"], env=env)
-            assert res.exit_code == 0, res.output
-            imported = json.loads(res.stdout)
-            print(f"conversation {n + 1}: {imported['added']} messages imported through the MemoTrace connector "
-                  f"in {time.perf_counter() - t0:.1f} s")
-            turns = turns_of(sample)
-            bm25 = BM25Okapi([re.findall(r"\w+", t[3].lower()) for t in turns])
-            valid = {t[0] for t in turns}
-            for qa in sample["qa"]:
-                # A few evidence ids in the data are malformed ("D8:6; D9:17"); those are skipped.
-                evidence = [e for e in qa["evidence"] if e in valid]
-                if qa["category"] == 5 or not evidence:
-                    continue
-                t0 = time.perf_counter()
-                res = runner.invoke(app, ["--library", lib, "search", "chats", qa["question"], "--limit", "10",
-                                          "--json"], env=env)
-                latencies.append(time.perf_counter() - t0)
-                assert res.exit_code == 0, res.output
-                found = [local_to_dia.get(h["source"]["message_id"]) for h in json.loads(res.stdout)]
-                scores = bm25.get_scores(re.findall(r"\w+", qa["question"].lower()))
-                base = [turns[i][0] for i in np.argsort(-scores)[:10]]
-                for k in (5, 10):
-                    ours[k].append(recall(found, evidence, k))
-                    plain[k].append(recall(base, evidence, k))
-    q = len(ours[5])
-    print(f"{q} questions (category 5 excluded)")
-    print(f"  deepdiary search chats : recall@5 {statistics.mean(ours[5]):.3f}   recall@10 {statistics.mean(ours[10]):.3f}")
-    print(f"  plain BM25 baseline    : recall@5 {statistics.mean(plain[5]):.3f}   recall@10 {statistics.mean(plain[10]):.3f}")
-    print(f"  ratio recall@5 ours/BM25: {statistics.mean(ours[5]) / statistics.mean(plain[5]):.2f}x")
-    lat = sorted(latencies)
-    print(f"  per question through the CLI: median {statistics.median(lat) * 1000:.0f} ms, "
-          f"p95 {lat[int(0.95 * (len(lat) - 1))] * 1000:.0f} ms")
+        for label, path in (("tune", args.tune), ("unseen", args.unseen)):
+            if args.only in (None, label):
+                rows.append(run_pair(path, runner, Path(tmp), label))
+    print("pair    conv  questions  search@5  search@10  BM25@5  BM25@10  ours/BM25@5  ingest msg/s  query median/p95 ms")
+    for r in rows:
+        print(f"{r['pair']:7s} {r['conversations']:4d}  {r['questions']:9d}  {r['ours@5']:8.3f}  {r['ours@10']:9.3f}  "
+              f"{r['bm25@5']:6.3f}  {r['bm25@10']:7.3f}  {r['ours@5'] / r['bm25@5']:10.2f}x  "
+              f"{r['ingest_msgs_per_s']:12.0f}  {r['query_median_ms']:.0f} / {r['query_p95_ms']:.0f}")
 
 
 if __name__ == "__main__":
