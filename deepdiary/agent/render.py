@@ -7,7 +7,7 @@ import json
 # The fields worth a model's attention, in the order they are shown.
 LINE_FIELDS = ("name", "title", "time", "taken_at", "start", "end", "first_seen", "last_seen", "sender",
                "conversation", "place", "city", "people", "person", "days", "photos", "messages", "visits",
-               "resource", "text", "dates", "description", "diary", "label", "via")
+               "resource", "text", "description", "diary", "label", "via")
 # What a citation keeps, so a reader can find the item again.
 CITATION_FIELDS = ("path", "time", "taken_at", "start", "end", "sender", "conversation", "source", "title",
                    "name", "place", "text")

@@ -320,9 +320,8 @@ def find_weekdays(text: str) -> tuple[list[int], list[tuple[int, int]]]:
     return sorted(days), sorted(spans)
 
 
-def resolve_relative(text: str, said_on: date) -> str | None:
-    """The first time expression in a message, resolved against the day it was sent
-    ("yesterday = 2023-08-13"), so a reader never counts "yesterday" from today."""
+def _relative_value(text: str, said_on: date) -> tuple[str, str] | None:
+    """The first time expression in ``text`` and its dates counted from ``said_on``."""
     found = find_time_range(text, said_on)
     if found is None or found.text.strip().isdigit():
         return None
@@ -336,4 +335,20 @@ def resolve_relative(text: str, said_on: date) -> str | None:
         value = f"{start:%Y-%m}"
     else:
         value = f"{start.isoformat()} to {end.isoformat()}"
-    return f"{found.text.strip()} = {value}"
+    return found.text.strip(), value
+
+
+def annotate_relative(text: str, said_on: date) -> str:
+    """The message with its first time expression's dates written right after it ("I went
+    yesterday (2023-08-13)"): a small model quotes the words it reads, so the date has to be
+    among them, not in a field beside them."""
+    found = _relative_value(text, said_on)
+    if not found or found[1] in text:
+        return text
+    at = text.lower().find(found[0].lower())
+    if at < 0:
+        return text
+    cut = at + len(found[0])
+    if "\u3400" <= text[cut - 1] <= "\u9fff":
+        return f"{text[:cut]}（{found[1]}）{text[cut:]}"
+    return f"{text[:cut]} ({found[1]}){text[cut:]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from deepdiary.core.errors import NotFound
-from deepdiary.core.timeparse import resolve_relative
+from deepdiary.core.timeparse import annotate_relative
 
 from deepdiary.memory.chat_query import ChatHit, ChatQuery, search_chats, sender_known
 from deepdiary.tools.context import (
@@ -53,11 +53,12 @@ def search_chats_tool(ctx: ToolContext, a: SearchChatsArgs) -> dict:
     hits = _search(ctx, a, "message", a.with_person)
     return {"results": [compact({
         "ref": f"message:{h.id}", "time": when(h.time), "sender": h.sender, "conversation": h.conversation,
-        "text": clip(h.text), "dates": _said_dates(h), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}
+        "text": clip(_said(h)), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}
 
 
-def _said_dates(h: ChatHit) -> str | None:
-    return resolve_relative(h.text, h.time.date()) if h.text and h.time else None
+def _said(h: ChatHit) -> str:
+    """The text with its relative dates counted from the day it was written."""
+    return annotate_relative(h.text, h.time.date()) if h.text and h.time else h.text
 
 
 def search_diary_tool(ctx: ToolContext, a: SearchDiaryArgs) -> dict:
@@ -65,4 +66,4 @@ def search_diary_tool(ctx: ToolContext, a: SearchDiaryArgs) -> dict:
     hits = _search(ctx, a, "diary")
     return {"results": [compact({
         "ref": f"diary:{h.id}", "date": when(h.time)[:10] if h.time else None, "title": h.conversation,
-        "text": clip(h.text), "dates": _said_dates(h), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}
+        "text": clip(_said(h)), "source": f"{h.source.file}:{h.source.line}"}) for h in hits]}

@@ -123,3 +123,13 @@ def test_relative_to_today():
 ])
 def test_weekdays(text, weekdays):
     assert find_weekdays(text)[0] == weekdays
+
+
+def test_a_message_carries_its_relative_dates_counted_from_the_day_it_was_sent():
+    from deepdiary.core.timeparse import annotate_relative
+
+    assert annotate_relative("I ran a charity race last Saturday for mental health", date(2023, 5, 25)) == \
+        "I ran a charity race last Saturday (2023-05-20) for mental health"
+    assert annotate_relative("我昨天去了西湖", date(2023, 4, 25)) == "我昨天（2023-04-24）去了西湖"
+    assert annotate_relative("See you on 2023-04-24", date(2023, 4, 20)) == "See you on 2023-04-24"
+    assert annotate_relative("Nothing to resolve", date(2023, 4, 25)) == "Nothing to resolve"
