@@ -43,7 +43,7 @@ from deepdiary.tools.context import compact
 
 BACKENDS = LLM_BACKENDS
 SEARCH_TOOLS = {"search_photos", "search_chats", "search_diary", "events", "places_visited", "find_people",
-                "match_demand"}
+                "match_demand", "search_facts"}
 REF = re.compile(r"\b(?:photo|message|diary|event|person|place|note):\d+\b")
 WEEKDAYS_ZH = "一二三四五六日"
 ANSWER_MAX_CHARS = 360
@@ -334,8 +334,8 @@ class Housekeeper:
                     found.append((call, output))
         return found
 
-    # Further sources a widened search tries, by tool name (facts, when the library learns them).
-    extra_sources: tuple[str, ...] = ()
+    # Further sources a widened search tries, by tool name: the facts learnt from chats.
+    extra_sources: tuple[str, ...] = ("search_facts",)
 
     def _fallback(self, parsed, done):
         """The model gave no usable answer: list what the tools found, templated."""

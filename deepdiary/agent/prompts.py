@@ -7,10 +7,7 @@ from functools import cache
 from importlib.resources import files
 from string import Template
 
-
-@cache
-def prompt(name: str) -> Template:
-    return Template(files("deepdiary.prompts").joinpath(name).read_text(encoding="utf-8"))
+from deepdiary.prompts import prompt  # noqa: F401 - the one loader, shared with the pipeline
 
 
 @cache

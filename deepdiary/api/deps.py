@@ -1,4 +1,4 @@
-"""What every route needs: the application context."""
+"""What every route needs: the application context of the library its token opens."""
 
 from __future__ import annotations
 
@@ -6,18 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from deepdiary.core.errors import Unauthorized
 from deepdiary.services import AppContext
 
 COOKIE = "dd_token"
-
-
-async def app_context(request: Request) -> AppContext:
-    # async: FastAPI would run a plain function in the thread pool, a thread hop per request for nothing.
-    return request.app.state.ctx
-
-
-Ctx = Annotated[AppContext, Depends(app_context)]
 
 
 def bearer(request: Request) -> str | None:
@@ -28,13 +19,20 @@ def bearer(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def require_token(request: Request) -> None:
-    """Once a token exists, every API request needs a valid one."""
-    from deepdiary.services import tokens
+def libraries(request: Request):
+    """The server's ``services.users.Libraries``: the owner's library and each user's."""
+    return request.app.state.libraries
 
-    ctx = request.app.state.ctx
-    if not tokens.tokens_exist(ctx):
-        return  # a fresh library on loopback: `serve` refuses other hosts until a token exists
-    if tokens.check_token(ctx, bearer(request)) is None:
-        raise Unauthorized("a valid token is needed: `deepdiary token create NAME`, then "
-                           "'Authorization: Bearer <token>'")
+
+def app_context(request: Request) -> AppContext:
+    """The context of the library the request's token opens: the owner's, or its user's.
+    Once a token or a user exists, a request without a valid token is refused (401).
+    A plain function, run in the thread pool: the lookup reads SQLite. FastAPI calls it
+    once per request however many of a route's dependencies name it."""
+    return libraries(request).for_token(bearer(request))
+
+
+Ctx = Annotated[AppContext, Depends(app_context)]
+
+# The routers' guard: the same dependency, so the route's own ``Ctx`` reuses its answer.
+require_token = app_context

@@ -35,6 +35,12 @@ app.add_typer(people_app, name="people")
 app.add_typer(category_app, name="category")
 app.add_typer(graph_app, name="graph")
 app.add_typer(token_app, name="token")
+user_app = typer.Typer(help="Users, each with a library of their own (tokens and --user reach it).",
+                        no_args_is_help=True)
+share_app = typer.Typer(help="Read-only share links to a photo, an event or a search, with an expiry.",
+                         no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(share_app, name="share")
 bot_app = typer.Typer(help="Chat bots: Telegram, and a WeChat Official Account; each runs as its own process.",
                        no_args_is_help=True)
 app.add_typer(bot_app, name="bot")
@@ -43,24 +49,45 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print only JSON on stdout
 
 
 class Invocation:
-    """What one command line chose: the library and whether to show tracebacks."""
+    """What one command line chose: the library (the home's, or a user's with --user) and
+    whether to show tracebacks."""
 
-    def __init__(self, library: Path | None, debug: bool):
+    def __init__(self, library: Path | None, debug: bool, user: str | None = None):
         self.library_path = library
         self.debug = debug
+        self.user = user
+        self._home = None
         self._ctx = None
 
     @property
-    def ctx(self):
-        if self._ctx is None:
+    def home(self):
+        """The home library's context (the owner's), whatever --user says."""
+        if self._home is None:
             from deepdiary.services import AppContext
 
-            self._ctx = AppContext.from_environment(self.library_path)
+            self._home = AppContext.from_environment(self.library_path, key_file=getattr(self, "key_file", None),
+                                                     ask_secret=ask_passphrase)
+        return self._home
+
+    def for_user(self, user: str | None):
+        if self._ctx is None:
+            if user:
+                from deepdiary.services.users import user_context
+
+                self._ctx = user_context(self.home, user)
+            else:
+                self._ctx = self.home
         return self._ctx
 
+    @property
+    def ctx(self):
+        return self.for_user(self.user)
+
     def close(self) -> None:
-        if self._ctx is not None:
+        if self._ctx is not None and self._ctx is not self._home:
             self._ctx.close()
+        if self._home is not None:
+            self._home.close()
 
 
 # The command line being run. A context variable, not a module global: each invocation
@@ -73,15 +100,43 @@ def main(
     context: typer.Context,
     library: Annotated[Optional[Path], typer.Option("--library", "-L", help="library folder (default: $DEEPDIARY_HOME or ~/.deepdiary)")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an unexpected error")] = False,
+    user: Annotated[Optional[str], typer.Option("--user", "-U", help="a user's library instead of the owner's (`deepdiary user list`)")] = None,
+    key_file: Annotated[Optional[Path], typer.Option("--key-file", help="a key file that unlocks an encrypted library (else $DEEPDIARY_PASSPHRASE, or a prompt)")] = None,
 ) -> None:
-    inv = Invocation(library, debug)
+    inv = Invocation(library, debug, user)
+    inv.key_file = key_file
     _invocation.set(inv)
     context.call_on_close(inv.close)
 
 
-def app_context():
-    """The application context of the running command."""
-    return _invocation.get().ctx
+def ask_passphrase(prompt: str, confirm: bool = False) -> str | None:
+    """An encrypted library's passphrase, typed on the terminal (None when stdin is not one:
+    a script gives DEEPDIARY_PASSPHRASE or --key-file instead)."""
+    if not sys.stdin.isatty():
+        return None
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def app_context(user: str | None = None):
+    """The application context of the running command: the library --user names (or a
+    command's own ``--user``), else the owner's."""
+    inv = _invocation.get()
+    if user and inv.user and user != inv.user:
+        from deepdiary.core.errors import InvalidInput
+
+        raise InvalidInput(f"--user given twice: {inv.user!r} and {user!r}")
+    return inv.for_user(user or inv.user)
+
+
+def home_context():
+    """The home library's context, for managing its users; --user makes no sense there."""
+    inv = _invocation.get()
+    if inv.user:
+        fail("user commands manage the home library's users: leave out --user", 2)
+    return inv.home
+
+
+UserOpt = Annotated[Optional[str], typer.Option("--user", "-U", help="the user whose library (default: the owner's)")]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -155,17 +210,21 @@ def ingest_photos(
     _finish_ingest(report, as_json, table(f"Ingest job {report.id}", ("key", "value"), rows, show_header=False))
 
 
-def _text_ingest(kind: str, paths: list[Path], as_json: bool, fmt: str = "auto") -> None:
+def _text_ingest(kind: str, paths: list[Path], as_json: bool, fmt: str = "auto", learn_facts: bool = False) -> None:
     from deepdiary.services import ingest
 
     with progress_bars(as_json) as bars:
-        report = ingest.ingest_text(app_context(), kind, paths, fmt=fmt, progress=bars)
+        report = ingest.ingest_text(app_context(), kind, paths, fmt=fmt, progress=bars, learn_facts=learn_facts)
     labels = {"chats": ("messages added", "already there"), "diary": ("chunks added", "unchanged"),
               "tracks": ("tracks and visits added", "unchanged")}[kind]
     rows = [("files", str(report.total)), (labels[0], str(report.added)), (labels[1], str(report.unchanged))]
     if kind == "tracks":
         rows.append(("photos geotagged", str(report.linked)))
     rows.append(("failed files", str(report.failed)))
+    facts = getattr(report, "facts", None)
+    if facts:
+        rows.append(("facts learnt", f"{facts['facts_new']} new, {facts['facts_merged']} again, "
+                                     f"{facts['read']} session(s) read"))
     _finish_ingest(report, as_json, table(f"Ingest job {report.id} ({kind})", ("key", "value"), rows, show_header=False))
 
 
@@ -173,10 +232,12 @@ def _text_ingest(kind: str, paths: list[Path], as_json: bool, fmt: str = "auto")
 def ingest_chats(
     paths: Annotated[list[Path], typer.Argument(help="chat export files or folders")],
     fmt: Annotated[str, typer.Option("--format", help="auto, memotrace-csv, memotrace-txt, pywxdump-csv or json")] = "auto",
+    learn_facts: Annotated[bool, typer.Option("--learn-facts", help="then learn people's facts from the new sessions "
+                                              "with the local LLM (slow: seconds per few messages)")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import WeChat exports (MemoTrace, PyWxDump) or JSON chats. Re-importing adds only new messages."""
-    _text_ingest("chats", paths, as_json, fmt=fmt)
+    _text_ingest("chats", paths, as_json, fmt=fmt, learn_facts=learn_facts)
 
 
 @command(ingest_app, "diary")
@@ -286,6 +347,63 @@ def restore(
 
     result = maintenance.restore_library(app_context(), backup_dir, library)
     _named(result, as_json, f"restored {result.backup} (taken {result.created}) into {result.library}")
+
+
+# --- encryption at rest ----------------------------------------------------------------
+
+passphrase_app = typer.Typer(help="What unlocks an encrypted library.", no_args_is_help=True)
+app.add_typer(passphrase_app, name="passphrase")
+
+
+def _encryption_summary(result, done: str) -> str:
+    if not result.encrypted:
+        return f"library {result.library} (not encrypted)"
+    return f"{done} {result.library} (unlocked by its {result.unlocks_with.replace('-', ' ')})"
+
+
+@command(app)
+def init(
+    encrypt: Annotated[bool, typer.Option("--encrypt", help="an encrypted library: SQLCipher catalogue and text index, "
+                                                             "AES-256-GCM blobs (a passphrase or --key-file unlocks it)")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the library folder (with --encrypt: encrypted from its first byte)."""
+    from deepdiary.services import encryption
+
+    result = encryption.init_library(app_context(), encrypt=encrypt)
+    _named(result, as_json, _encryption_summary(result, "encrypted library at"))
+
+
+@command(app)
+def encrypt(as_json: JsonOpt = False) -> None:
+    """Encrypt the existing library in place (stop the server first). Killed, it finishes when run again."""
+    from deepdiary.services import encryption
+
+    with progress_bars(as_json) as bars:
+        result = encryption.encrypt_library(app_context(), progress=bars)
+    _named(result, as_json, _encryption_summary(result, "already encrypted:" if result.already else "encrypted")
+           + ("" if result.already else ": " + ", ".join(f"{k} {v}" for k, v in result.counts.items())))
+
+
+@command(passphrase_app, "change")
+def passphrase_change(
+    new_key_file: Annotated[Optional[Path], typer.Option("--new-key-file", help="unlock with this key file from now on "
+                                                                                 "(else a new passphrase is prompted for)")] = None,
+    from_stdin: Annotated[bool, typer.Option("--new-passphrase-stdin", help="read the new passphrase from the first "
+                                                                            "line of standard input (scripts)")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-wrap the library's key by a new passphrase or key file (no blob is rewritten). The current
+    one comes as for any command: $DEEPDIARY_PASSPHRASE, --key-file, or a prompt."""
+    from deepdiary.services import encryption
+
+    if from_stdin and new_key_file is not None:
+        fail("give --new-key-file or --new-passphrase-stdin, not both", 2)
+    typed = sys.stdin.readline().rstrip("\r\n") if from_stdin else None
+    if from_stdin and not typed:
+        fail("--new-passphrase-stdin: standard input's first line is empty", 2)
+    result = encryption.change_secret(app_context(), new_key_file=new_key_file, new_passphrase=typed)
+    _named(result, as_json, _encryption_summary(result, "re-wrapped the key of"))
 
 
 # --- search --------------------------------------------------------------------------
@@ -741,6 +859,22 @@ def people_recluster(as_json: JsonOpt = False) -> None:
     _named(result, as_json, f"{result.faces} faces in {result.people} people; {result.moved} moved")
 
 
+@command(people_app, "show")
+def people_show(person: str, as_json: JsonOpt = False) -> None:
+    """One person: counts, notes, and the facts their chats taught (replaced ones dimmed)."""
+    from deepdiary.services.people import person_detail
+
+    p = person_detail(app_context(), person)
+    if as_json:
+        emit_json(p)
+        return
+    out.print(f"[bold]{p.name or 'unnamed'}[/bold] (person {p.id}): {p.faces} faces in {p.photos} photos", highlight=False)
+    for n in p.notes:
+        out.print(f"  note {n.id} ({n.kind}): {n.text}", highlight=False)
+    if p.facts:
+        _print_facts(p.facts)
+
+
 @command(people_app, "note")
 def people_note(person: str, kind: Annotated[str, typer.Argument(help="resource or demand")], text: str,
                 as_json: JsonOpt = False) -> None:
@@ -790,13 +924,24 @@ def category_list(as_json: JsonOpt = False) -> None:
 # --- events and the graph ------------------------------------------------------------
 
 
-@command(app)
+events_app = typer.Typer(help="Your event diary: photos, stays and chat bursts grouped by time and place.",
+                         invoke_without_command=True)
+app.add_typer(events_app, name="events")
+
+
+@events_app.callback()
 def events(
+    context: typer.Context,
     date_from: Annotated[Optional[str], typer.Option("--from")] = None,
     date_to: Annotated[Optional[str], typer.Option("--to")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Your event diary: photos, stays and chat bursts grouped by time and place."""
+    if context.invoked_subcommand is None:
+        _handled(_events_list)(date_from, date_to, as_json)
+
+
+def _events_list(date_from: str | None, date_to: str | None, as_json: bool) -> None:
     from deepdiary.services.memories import list_events
 
     rows = list_events(app_context(), date_from, date_to)
@@ -807,6 +952,110 @@ def events(
         out.print(f"[bold]{e.id:>4}[/bold]  {e.diary}")
     if not rows:
         out.print("no events yet: ingest photos, chats or tracks first")
+
+
+def _print_entry(entry) -> None:
+    tag = "your own" if entry.source == "user" else ("stale: the event changed" if entry.stale else "written by the LLM")
+    out.print(f"[italic]{entry.text}[/italic]", highlight=False)
+    out.print(f"[dim]({tag}; cites {', '.join(entry.citations) or 'nothing'})[/dim]", highlight=False)
+
+
+@command(events_app, "show")
+def events_show(event_id: int, as_json: JsonOpt = False) -> None:
+    """One event: its diary entry, people, photos and messages."""
+    from deepdiary.services.memories import event_detail
+
+    e = event_detail(app_context(), event_id)
+    if as_json:
+        emit_json(e)
+        return
+    out.print(f"[bold]event {e.id}[/bold]  {e.diary}", highlight=False)
+    if e.entry:
+        _print_entry(e.entry)
+    else:
+        out.print("[dim]no diary entry yet: deepdiary events write {e.id}[/dim]".replace("{e.id}", str(e.id)))
+    if e.people:
+        out.print("people: " + ", ".join(p["name"] or f"person {p['id']}" for p in e.people), highlight=False)
+    if e.photo_items:
+        out.print("photos: " + ", ".join(str(p.id) for p in e.photo_items))
+    for m in e.message_items:
+        out.print(f"  {m['time'] or ''} {m['sender']}: {m['text']}", highlight=False)
+
+
+@command(events_app, "write")
+def events_write(
+    event_id: Annotated[Optional[int], typer.Argument(help="the event to write (or --all)")] = None,
+    all_events: Annotated[bool, typer.Option("--all", help="every event whose entry is missing or stale")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Have the local LLM write events' diary entries, citing their items; your own entries are kept."""
+    from deepdiary.core.errors import InvalidInput
+    from deepdiary.services.memories import write_event_entries
+
+    if (event_id is not None) == all_events:
+        raise InvalidInput("name one event ID, or --all")
+    with progress_bars(as_json) as bars:
+        run = write_event_entries(app_context(), event_id, progress=bars)
+    if as_json:
+        emit_json(run)
+        return
+    for entry in run.entries:
+        out.print(f"[bold]event {entry.id}[/bold]")
+        _print_entry(entry)
+    out.print(f"{run.written} written, {run.unchanged} unchanged, {run.kept_user} yours kept, "
+              f"{run.failed} failed in {run.seconds:.0f} s")
+
+
+@command(events_app, "edit")
+def events_edit(event_id: int, text: str, as_json: JsonOpt = False) -> None:
+    """Write an event's diary entry yourself; the LLM never overwrites it."""
+    from deepdiary.services.memories import set_event_entry
+
+    entry = set_event_entry(app_context(), event_id, text)
+    _named(entry, as_json, f"event {event_id}: your entry is kept")
+
+
+# --- facts learnt from chats ------------------------------------------------------------
+
+facts_app = typer.Typer(help="People's facts, resources and needs learnt from your chats by the local LLM.",
+                        no_args_is_help=True)
+app.add_typer(facts_app, name="facts")
+
+
+@command(facts_app, "learn")
+def facts_learn(
+    since: Annotated[Optional[str], typer.Option("--since", help="only sessions since: 6m, 2w, 30d, 1y or a date")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="read at most this many sessions")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read the chat sessions not read yet and learn what they say about people (resumable)."""
+    from deepdiary.services.facts import learn_facts
+
+    with progress_bars(as_json) as bars:
+        run = learn_facts(app_context(), since, progress=bars, limit=limit)
+    _named(run, as_json, f"{run.read} session(s) read ({run.skipped} already read), {run.messages} messages: "
+                         f"{run.facts_new} new facts, {run.facts_merged} seen again, {run.dropped} dropped; "
+                         f"{run.messages_per_second:.2f} messages/s")
+
+
+def _print_facts(rows) -> None:
+    out.print(table(f"{len(rows)} fact(s)", ("id", "who", "kind", "attribute", "value", "since", "messages"), [
+        (str(f.id), f.subject, f.kind, f.attribute, f.value if f.current else f"[dim]{f.value} (replaced)[/dim]",
+         f.valid_from[:10], ", ".join(map(str, f.message_ids))) for f in rows]))
+
+
+@command(facts_app, "list")
+def facts_list(person: Annotated[Optional[str], typer.Argument(help="a person (name, alias or id) or chat name")] = None,
+               history: Annotated[bool, typer.Option("--history", help="also facts later messages replaced")] = False,
+               as_json: JsonOpt = False) -> None:
+    """What the chats taught about people, each with the messages it came from."""
+    from deepdiary.services.facts import list_facts
+
+    rows = list_facts(app_context(), person, history)
+    if as_json:
+        emit_json(rows)
+        return
+    _print_facts(rows)
 
 
 @command(graph_app, "export")
@@ -874,15 +1123,21 @@ def serve(
     port: Annotated[int, typer.Option(help="port, 1 to 65535")] = 8765,
 ) -> None:
     """Serve the web app and its API (docs at /docs)."""
-    from deepdiary.services import tokens
+    from deepdiary.services.users import Libraries
 
     if not 1 <= port <= 65535:
         fail(f"--port: {port} is out of range (1 to 65535)", 2)
+    if _invocation.get().user:
+        fail("--user: serve serves every user's library, each request the one its token opens; leave it out", 2)
     ctx = app_context()
-    if not _loopback(host) and not tokens.tokens_exist(ctx):
+    if not _loopback(host) and not Libraries(ctx).tokens_required():
         fail(f"--host: refusing to serve on {host} while no token exists; run `deepdiary token create NAME` first", 2)
     import uvicorn
 
+    from deepdiary.services import encryption
+
+    if encryption.open_library(ctx):  # unlocked once, here: a prompt never waits inside a request
+        err.print("encrypted library unlocked")
     app = web_app(ctx, warm_models=True)
     err.print(f"Deep Diary on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops it")
     if ctx.settings.wechat_token:
@@ -905,11 +1160,11 @@ def web_app(ctx, warm_models: bool = False):
 
 
 @command(token_app, "create")
-def token_create(name: str, as_json: JsonOpt = False) -> None:
-    """Make a token; it is printed once and only its hash is kept."""
+def token_create(name: str, user: UserOpt = None, as_json: JsonOpt = False) -> None:
+    """Make a token (for a user's library with --user); it is printed once and only its hash is kept."""
     from deepdiary.services.tokens import create_token
 
-    made = create_token(app_context(), name)
+    made = create_token(app_context(user), name)
     if as_json:
         emit_json(made)
     else:
@@ -918,11 +1173,11 @@ def token_create(name: str, as_json: JsonOpt = False) -> None:
 
 
 @command(token_app, "list")
-def token_list(as_json: JsonOpt = False) -> None:
+def token_list(user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """Tokens by id and name (never their values)."""
     from deepdiary.services.tokens import list_tokens
 
-    rows = list_tokens(app_context())
+    rows = list_tokens(app_context(user))
     if as_json:
         emit_json(rows)
         return
@@ -931,12 +1186,122 @@ def token_list(as_json: JsonOpt = False) -> None:
 
 
 @command(token_app, "revoke")
-def token_revoke(token: Annotated[str, typer.Argument(help="its id or name")], as_json: JsonOpt = False) -> None:
+def token_revoke(token: Annotated[str, typer.Argument(help="its id or name")], user: UserOpt = None,
+                 as_json: JsonOpt = False) -> None:
     """Revoke a token: requests carrying it are refused from now on."""
     from deepdiary.services.tokens import revoke_token
 
-    info = revoke_token(app_context(), token)
+    info = revoke_token(app_context(user), token)
     _named(info, as_json, f"token {info.id} ({info.name}) revoked")
+
+
+# --- users and share links -------------------------------------------------------------
+
+
+@command(user_app, "add")
+def user_add(name: Annotated[str, typer.Argument(help="their name, in any script: alice, 王小明")],
+             as_json: JsonOpt = False) -> None:
+    """Add a user with an empty library of their own; their first token is printed once."""
+    from deepdiary.services.users import add_user
+
+    made = add_user(home_context(), name)
+    if as_json:
+        emit_json(made)
+        return
+    out.print(made.token, markup=False, highlight=False)
+    err.print(f"user {made.id} ({made.name}): library {made.library}; that is their first token "
+              f"(token {made.token_id}), keep it safe, it is not shown again", markup=False, highlight=False)
+
+
+@command(user_app, "list")
+def user_list(as_json: JsonOpt = False) -> None:
+    """The users and their library folders (the owner's library is the home itself)."""
+    from deepdiary.services.users import list_users
+
+    rows = list_users(home_context())
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(table(f"{len(rows)} user(s)", ("id", "name", "library", "created"), [
+        (str(u.id), u.name, u.library, u.created_at.strftime("%Y-%m-%d %H:%M")) for u in rows]))
+
+
+@command(user_app, "remove")
+def user_remove(name: str,
+                yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Remove a user with their tokens, share links and whole library folder (asks first)."""
+    from deepdiary.services.users import remove_user, user_context
+
+    ctx = home_context()
+    if not yes:
+        if as_json:
+            fail(f"removing {name!r} deletes their whole library; pass --yes to confirm", 2)
+        user_context(ctx, name).close()  # an unknown name fails before the question
+        if not typer.confirm(f"Remove user {name!r} and delete their whole library?", default=False):
+            fail("nothing removed", 1)
+    gone = remove_user(ctx, name)
+    _named(gone, as_json, f"user {gone.id} ({gone.name}) removed, with {gone.library}")
+
+
+ExpiresOpt = Annotated[Optional[str], typer.Option("--expires", help="30m, 12h, 7d, 2w or a date (default 7d)")]
+
+
+def _shared(made, as_json: bool) -> None:
+    if as_json:
+        emit_json(made)
+        return
+    out.print(made.url, markup=False, highlight=False)
+    err.print(f"share {made.id} ({made.kind}, {made.photos} photo(s)) until {made.expires_at:%Y-%m-%d %H:%M} UTC: "
+              "put the server's address in front; the link is not shown again", markup=False, highlight=False)
+
+
+@command(share_app, "photo")
+def share_photo(item_id: int, expires: ExpiresOpt = None, as_json: JsonOpt = False) -> None:
+    """A read-only link to one photo."""
+    from deepdiary.services import shares
+
+    _shared(shares.share_photo(app_context(), item_id, expires), as_json)
+
+
+@command(share_app, "event")
+def share_event(event_id: int, expires: ExpiresOpt = None, as_json: JsonOpt = False) -> None:
+    """A read-only link to an event's photos, as they are now."""
+    from deepdiary.services import shares
+
+    _shared(shares.share_event(app_context(), event_id, expires), as_json)
+
+
+@command(share_app, "search")
+def share_search(query: Annotated[str, typer.Argument(help="a search as the gallery's box reads it: 'Alice in Hangzhou'")],
+                 expires: ExpiresOpt = None, as_json: JsonOpt = False) -> None:
+    """A read-only link to what a search finds now (later photos never join it)."""
+    from deepdiary.services import shares
+
+    _shared(shares.share_search(app_context(), query, expires), as_json)
+
+
+@command(share_app, "list")
+def share_list(as_json: JsonOpt = False) -> None:
+    """This library's share links (never their secrets)."""
+    from deepdiary.services import shares
+
+    rows = shares.list_shares(app_context())
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(table(f"{len(rows)} share link(s)", ("id", "kind", "title", "photos", "expires", "state"), [
+        (str(r.id), r.kind, r.title, str(r.photos), r.expires_at.strftime("%Y-%m-%d %H:%M"),
+         "revoked" if r.revoked else "expired" if r.expired else "live") for r in rows]))
+
+
+@command(share_app, "revoke")
+def share_revoke(share_id: int, as_json: JsonOpt = False) -> None:
+    """Revoke a share link: it answers 410 Gone from now on."""
+    from deepdiary.services import shares
+
+    link = shares.revoke_share(app_context(), share_id)
+    _named(link, as_json, f"share {link.id} ({link.kind}: {link.title}) revoked")
 
 
 @command(bot_app, "telegram")
@@ -964,3 +1329,86 @@ def bot_wechat(
     ctx = app_context()
     common.configure_logging(common.secrets_of(ctx.settings))
     wechat.run(ctx, host=host, port=port)
+
+
+# --- decentralised storage: IPFS pins and exports -------------------------------------
+
+export_app = typer.Typer(help="Export photos for IPFS: a CAR archive, ERC-721 (NFT) metadata.", no_args_is_help=True)
+ipfs_app = typer.Typer(help="Pin photos to an IPFS node (the embedded kubo node, or DEEPDIARY_IPFS_API).",
+                       no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(ipfs_app, name="ipfs")
+
+
+@command(export_app, "car")
+def export_car(
+    items: Annotated[list[int], typer.Argument(help="photo ids (`deepdiary search photos`)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the CAR file to write")] = Path("photos.car"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write an IPFS CARv1 of photos: a folder per photo with the photo, its thumbnail and facts.json,
+    under one root. `ipfs dag import` takes it; the photos keep their CIDs."""
+    from deepdiary.services import exports
+
+    result = exports.export_car(app_context(), items, output)
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"{result.path}: {len(result.items)} photo(s), {result.blocks} blocks, {result.bytes} bytes")
+    out.print(f"root ipfs://{result.root}")
+    out.print(table("photos", ("id", "photo", "thumbnail", "facts.json"), [
+        (str(i.id), i.photo, i.thumbnail or "-", i.facts) for i in result.items]))
+
+
+@command(export_app, "nft")
+def export_nft(
+    item: Annotated[int, typer.Argument(help="a photo id")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write the metadata to this file")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """ERC-721 metadata of a photo: name, description, an ipfs:// image and attributes from its facts."""
+    from deepdiary.services import exports
+
+    metadata = exports.nft_metadata(app_context(), item).root
+    if output is not None:
+        output.write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        if as_json:
+            emit_json({"id": item, "path": str(output), "image": metadata["image"]})
+        else:
+            err.print(f"metadata of photo {item} written to {output}")
+        return
+    emit_json(metadata)  # the metadata is JSON either way
+
+
+@command(ipfs_app, "pin")
+def ipfs_pin(
+    items: Annotated[Optional[list[int]], typer.Argument(help="photo ids (default: every photo)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pin photos' originals and thumbnails to the IPFS node, as stored (sealed in an encrypted library)."""
+    from deepdiary.services import exports
+
+    report = exports.pin_photos(app_context(), items or None, backend="ipfs")
+    if as_json:
+        emit_json(report)
+        return
+    out.print(f"{report.blobs} blob(s), {report.bytes} bytes pinned to {report.node} in {report.seconds:g} s")
+    out.print(table("pinned", ("id", "original", "thumbnail"), [
+        (str(p.id), p.original, p.thumbnail or "-") for p in report.items]))
+
+
+@command(ipfs_app, "get")
+def ipfs_get(
+    cid: Annotated[str, typer.Argument(help="a CID `ipfs pin` gave")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the file to write")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a pinned blob back from the IPFS node by its CID, as it is stored there."""
+    from deepdiary.services import exports
+
+    data = exports.read_pinned(app_context(), cid, backend="ipfs")
+    output.write_bytes(data)
+    if as_json:
+        emit_json({"id": cid, "path": str(output), "bytes": len(data)})
+        return
+    out.print(f"{cid}: {len(data)} bytes written to {output}")

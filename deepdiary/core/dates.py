@@ -60,3 +60,24 @@ def optional_bound(text: str | None, end: bool = False, **kw) -> datetime | None
     if text is None or not str(text).strip():
         return None
     return parse_date_bound(text, end, **kw)
+
+
+_AGO = re.compile(r"^\s*(\d+)\s*(d|w|m|y)\s*$", re.I)
+
+
+def parse_since(text: str, today: date | None = None, option: str = "--since") -> datetime:
+    """The start of a recent period: ``6m``, ``2w``, ``30d``, ``1y`` back from today, or a date bound."""
+    found = _AGO.match(str(text))
+    if not found:
+        return parse_date_bound(text, option=option, today=today)
+    from datetime import timedelta
+
+    n, unit = int(found.group(1)), found.group(2).lower()
+    today = today or date.today()
+    if unit in "dw":
+        start = today - timedelta(days=n * (7 if unit == "w" else 1))
+    else:
+        months = today.year * 12 + today.month - 1 - n * (12 if unit == "y" else 1)
+        year, month = divmod(months, 12)
+        start = date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
+    return datetime.combine(start, time.min)

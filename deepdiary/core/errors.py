@@ -42,6 +42,12 @@ class Conflict(DeepDiaryError):
     http_status = 409
 
 
+class Gone(DeepDiaryError):
+    """Something that was there and is no longer: an expired or revoked share link."""
+
+    http_status = 410
+
+
 class ModelUnavailable(DeepDiaryError, RuntimeError):
     """A model cannot be loaded here; the message says what to install or configure."""
 
@@ -56,5 +62,21 @@ class Unauthorized(DeepDiaryError):
 
 class DeviceUnavailable(DeepDiaryError):
     """A device this needs (a microphone, a speaker) is not there; the message says what is missing."""
+
+    http_status = 503
+
+
+class LibraryLocked(Unauthorized):
+    """An encrypted library opened without its passphrase or key file; the message says how to give it."""
+
+    exit_code = 3
+
+
+class WrongKey(LibraryLocked):
+    """The passphrase or key file does not unlock this library; nothing was changed."""
+
+
+class StorageUnavailable(DeepDiaryError):
+    """A storage backend (an IPFS node) cannot be started or reached, or refused a block; the message says which."""
 
     http_status = 503

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         default=True, description="copy originals into the content-addressed blob store"
     )
 
+    # Encryption at rest: what unlocks an encrypted library (never stored, never shown in a repr)
+    passphrase: SecretStr | None = Field(
+        default=None, description="the passphrase of an encrypted library (else it is prompted for)")
+    key_file: Path | None = Field(
+        default=None, description="a key file (32+ random bytes) that unlocks an encrypted library instead of a "
+                                  "passphrase; the CLI's --key-file")
+
     # Hostile input: every file an ingest reads is held to these (see deepdiary.pipeline.file_limits)
     max_file_mb: float = Field(
         default=2048.0, description="a file larger than this many MiB is refused and reported, not read "
@@ -48,6 +55,11 @@ class Settings(BaseSettings):
                                    "ingest goes on with the next; 0: no limit")
 
     torch_threads: int = Field(default=0, description="CPU threads for the vision models; 0 lets torch decide")
+
+    # Share links (deepdiary share ...): read-only links to a photo, an event or a search's results
+    share_expiry: str = Field(default="7d", description="how long a share link lasts unless told: 30m, 12h, 7d, 2w")
+    share_max_days: int = Field(default=366, description="no share link lasts longer than this many days")
+    share_search_limit: int = Field(default=200, description="a shared search holds at most this many photos")
 
     # Enrichment
     detect_max_side: int = Field(
@@ -104,6 +116,9 @@ class Settings(BaseSettings):
         default=True, description="check the JSON grammar against the best token before the whole vocabulary "
                                   "(same output, faster); off is llama-cpp-python's own sampler")
     llm_seed: int = Field(default=0, description="sampling seed; answers are greedy, so this rarely matters")
+    diary_language: str = Field(
+        default="auto", description="language of the event diary's entries: en, zh, or auto (the language you "
+                                    "write your own messages and diary in, English when there are none)")
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="an OpenAI-compatible endpoint")
     openai_api_key: str = Field(default="not-needed", description="its key")
     openai_model: str = Field(default="gpt-4o-mini", description="its model name")
@@ -143,6 +158,16 @@ class Settings(BaseSettings):
     wechat_api_base_url: str = Field(default="https://api.weixin.qq.com/cgi-bin/", description="the WeChat API (a test server in tests)")
     wechat_reply_seconds: float = Field(
         default=4.5, description="an answer not ready by then is sent later through the customer-service API")
+
+    # Decentralised storage (deepdiary.memory.storage): blobs stay in the library folder; a backend may hold them too
+    blob_backend: str = Field(
+        default="local", description="local (the library folder only) or ipfs (also pinned to an IPFS node, "
+                                     "sealed in an encrypted library)")
+    ipfs_api: str | None = Field(
+        default=None, description="a kubo daemon's RPC URL (http://127.0.0.1:5001); unset: the embedded kubo "
+                                  "node, offline on loopback")
+    ipfs_repo: Path | None = Field(default=None, description="the embedded IPFS node's repo folder; <library>/ipfs by default")
+    ipfs_timeout: float = Field(default=60.0, description="seconds one IPFS node call may take")
 
     @field_validator("telegram_allowed_users", "wechat_allowed_openids", mode="before")
     @classmethod

@@ -105,3 +105,16 @@ def name_sort_key(name: str) -> tuple[str, str]:
 
     spelled = "".join(lazy_pinyin(name)) if has_cjk(name) else name
     return spelled.casefold(), name
+
+
+_CONTENT_WORD = re.compile(r"[a-z0-9]{3,}|[\u4e00-\u9fff]")
+_STOP_WORDS = frozenset("the and for has have had with his her their they them was were are you your that this from "
+                        "who will can just also been about into out not but".split())
+
+
+def content_words(text: str) -> set[str]:
+    """Words of three letters or more (minus the commonest) and CJK character pairs: enough to
+    tell whether a generated phrase and a source text talk about the same thing."""
+    found = [w for w in _CONTENT_WORD.findall(text.lower()) if w not in _STOP_WORDS]
+    cjk = [w for w in found if len(w) == 1]
+    return {w for w in found if len(w) > 1} | {a + b for a, b in zip(cjk, cjk[1:])}

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sqlite3
 import subprocess
 from contextlib import nullcontext
 from pathlib import Path
 
 from deepdiary.core.errors import DeepDiaryError, InvalidInput
+from deepdiary.memory.access import ACCESS_DB, USERS_DIR
+from deepdiary.memory.sealing import sqlite_connect
 
 CATALOGUE = "catalogue.db"
 CATALOGUE_DUMP = "catalogue.sql"
@@ -35,15 +36,16 @@ MANIFEST = "manifest.json"
 # Not copied: SQLite's side files (the backup API carries their committed content), the
 # migration lock, and models/ (joined again from the installed packages on first use).
 _SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
-_SKIPPED = {".migrate.lock", "models"}
+_SKIPPED = {".migrate.lock", ".encrypt.lock", "models"}
 
 
-def sqlite_copy(source: Path, dest: Path) -> None:
-    """One committed state of the SQLite file ``source``, written to ``dest``."""
+def sqlite_copy(source: Path, dest: Path, key=None) -> None:
+    """One committed state of the SQLite file ``source``, written to ``dest``. ``key``: both are
+    SQLCipher files under the library's key (the copy is as encrypted as the original)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(source, timeout=30)
+    src = sqlite_connect(source, key, timeout=30)
     try:
-        out = sqlite3.connect(dest)
+        out = sqlite_connect(dest, key)
         try:
             # All pages in one step: a step that sees a concurrent write starts again, so
             # small steps on a busy file might never finish.
@@ -54,17 +56,19 @@ def sqlite_copy(source: Path, dest: Path) -> None:
         src.close()
 
 
-def seal(folder: Path) -> None:
+def seal(folder: Path, key=None) -> None:
     """Leave the snapshot's SQLite files whole, each one file: their WAL checkpointed into
     them and their journal mode DELETE (a library that opens them turns WAL on again)."""
-    for name in (CATALOGUE, TEXT_INDEX):
+    for name in (CATALOGUE, TEXT_INDEX, ACCESS_DB):
         path = folder / name
         if path.exists():
-            con = sqlite3.connect(path)
+            con = sqlite_connect(path, key if name != ACCESS_DB else None)
             try:
                 con.execute("PRAGMA journal_mode=DELETE")
             finally:
                 con.close()
+    for user in sorted(p for p in (folder / USERS_DIR).glob("*") if p.is_dir()):
+        seal(user)  # a user's library has no key of the owner's
 
 
 def pg_dump(url: str, dest: Path) -> None:
@@ -97,19 +101,20 @@ def _copy_files(source: Path, dest: Path, skip=lambda path: False) -> int:
     return copied
 
 
-def snapshot(library_dir: Path, catalogue_url: str, dest: Path, vectors_lock=None) -> dict:
+def snapshot(library_dir: Path, catalogue_url: str, dest: Path, vectors_lock=None, key=None) -> dict:
     """Copy the library at ``library_dir`` into the new folder ``dest``; returns what was copied.
-    ``vectors_lock``: held while Chroma's files are copied, so this process's writers wait."""
+    ``vectors_lock``: held while Chroma's files are copied, so this process's writers wait.
+    ``key``: an encrypted library's (its SQLite files are copied encrypted, its blobs sealed)."""
     dest.mkdir(parents=True)
     copied = {"catalogue": "", "files": 0}
     if catalogue_url.startswith("sqlite"):
-        sqlite_copy(Path(catalogue_url.split("///", 1)[1]), dest / CATALOGUE)
+        sqlite_copy(Path(catalogue_url.split("///", 1)[1]), dest / CATALOGUE, key)
         copied["catalogue"] = CATALOGUE
     else:
         pg_dump(catalogue_url, dest / CATALOGUE_DUMP)
         copied["catalogue"] = CATALOGUE_DUMP
     if (library_dir / TEXT_INDEX).exists():
-        sqlite_copy(library_dir / TEXT_INDEX, dest / TEXT_INDEX)
+        sqlite_copy(library_dir / TEXT_INDEX, dest / TEXT_INDEX, key)
     vectors = library_dir / VECTORS
     if vectors.is_dir():
         with vectors_lock or nullcontext():
@@ -118,8 +123,14 @@ def snapshot(library_dir: Path, catalogue_url: str, dest: Path, vectors_lock=Non
             copied["files"] += _copy_files(vectors, dest / VECTORS, skip=lambda p: p.name == CHROMA_SQLITE)
             if (vectors / CHROMA_SQLITE).exists():
                 sqlite_copy(vectors / CHROMA_SQLITE, dest / VECTORS / CHROMA_SQLITE)
+    # The home's users: the access database and each user's library, copied as consistently
+    # as the owner's (their SQLite files through the backup API, never file by file).
+    if (library_dir / ACCESS_DB).exists():
+        sqlite_copy(library_dir / ACCESS_DB, dest / ACCESS_DB)  # never encrypted: it holds only hashes
+    for user in sorted(p for p in (library_dir / USERS_DIR).glob("*") if (p / CATALOGUE).is_file()):
+        copied["files"] += snapshot(user, f"sqlite:///{user / CATALOGUE}", dest / USERS_DIR / user.name)["files"]
     for entry in sorted(library_dir.iterdir()):
-        if entry.name in _SKIPPED or entry.name in (CATALOGUE, TEXT_INDEX, VECTORS, BLOBS) \
+        if entry.name in _SKIPPED or entry.name in (CATALOGUE, TEXT_INDEX, VECTORS, BLOBS, ACCESS_DB, USERS_DIR) \
                 or entry.name.endswith(_SIDE_SUFFIXES):
             continue
         if entry.is_dir():

@@ -1,9 +1,14 @@
 """Content-addressed storage of originals, with derived thumbnails beside them.
 
 An original lives at ``blobs/ab/cd/<sha256><ext>`` and its thumbnail at
-``blobs/ab/cd/<sha256>.thumb.webp``. Each item also carries a CIDv1 (raw codec,
-sha2-256, base32) computed locally from the same digest, so that a decentralised
-backend (IPFS, CESS) can later address the same bytes without rehashing.
+``blobs/ab/cd/<sha256>.thumb.webp``. The sha256 stays the internal key; each item also
+carries the CIDv1 an IPFS node gives its file (``deepdiary.memory.unixfs``), and storage
+backends (``deepdiary.memory.storage``) may hold the blobs besides this folder.
+
+In an encrypted library (``key`` set) every file written here is sealed (see
+``deepdiary.memory.sealing``), still named by the plaintext's sha256; ``BlobStore`` is then
+the one place that reads blob bytes back (``read``, ``image_source``, ``sha256_of``). Without a
+key, paths are handed out as before and nothing is read through Python.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import shutil
 import socket
 import tempfile
+from io import BytesIO
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -24,13 +30,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def cid_v1(sha256_hex: str) -> str:
-    """The CIDv1 of raw bytes whose sha256 is ``sha256_hex``."""
-    from multiformats import CID, multihash
-
-    return str(CID("base32", 1, "raw", multihash.wrap(bytes.fromhex(sha256_hex), "sha2-256")))
 
 
 TEMP_PREFIX = ".tmp-"
@@ -61,9 +60,14 @@ def _atomic_write(dest: Path, writer) -> None:
 
 
 class BlobStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, key=None):
         self.root = Path(root)
         self._root_text = str(self.root)
+        self.key = key  # a sealing.LibraryKey in an encrypted library
+
+    @property
+    def sealed(self) -> bool:
+        return self.key is not None
 
     def _dir(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4]
@@ -84,10 +88,43 @@ class BlobStore:
         if dest.exists():
             return dest
         if copy:
-            _atomic_write(dest, lambda tmp: shutil.copyfile(source, tmp))
+            if self.key is not None:
+                self.put_bytes(dest, Path(source).read_bytes())
+            else:
+                _atomic_write(dest, lambda tmp: shutil.copyfile(source, tmp))
         return dest
 
     def put_thumbnail(self, sha256: str, image) -> Path:
         dest = self.thumbnail_path(sha256)
-        _atomic_write(dest, lambda tmp: image.save(tmp, format="WEBP", quality=80, method=1))
+        if self.key is not None:
+            out = BytesIO()
+            image.save(out, format="WEBP", quality=80, method=1)
+            self.put_bytes(dest, out.getvalue())
+        else:
+            _atomic_write(dest, lambda tmp: image.save(tmp, format="WEBP", quality=80, method=1))
         return dest
+
+    def put_bytes(self, dest: Path, data: bytes) -> Path:
+        """``data`` written at ``dest`` (sealed in an encrypted library) through an atomic rename."""
+        if self.key is not None:
+            data = self.key.seal(data)
+        _atomic_write(dest, lambda tmp: tmp.write_bytes(data))
+        return dest
+
+    # -- reading: the one place blob bytes come back, opened when sealed ------------------
+
+    def read(self, path: Path) -> bytes:
+        """The plaintext of the blob file ``path`` (any file this store wrote)."""
+        data = Path(path).read_bytes()
+        return self.key.open(data) if self.key is not None else data
+
+    def image_source(self, path: Path):
+        """What ``PIL.Image.open`` takes for the blob file ``path``: the path itself, or the
+        opened bytes in memory when sealed (plaintext never goes back to disk)."""
+        return BytesIO(self.read(path)) if self.key is not None else path
+
+    def sha256_of(self, path: Path) -> str:
+        """The sha256 of the blob's plaintext (its name, when undamaged)."""
+        if self.key is None:
+            return sha256_file(path)
+        return hashlib.sha256(self.read(path)).hexdigest()

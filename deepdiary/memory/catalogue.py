@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import sqlite3
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -28,8 +27,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     try:
         cursor.execute("SELECT sin(0), asin(0), radians(0)")
-    except sqlite3.OperationalError:
-        # SQLite built without its math functions: distance queries need these five.
+    except dbapi_connection.OperationalError:  # sqlite3's or SQLCipher's, whichever opened it
+        # SQLite built without its math functions (SQLCipher's is): distance queries need these five.
         for name, fn in (("sin", math.sin), ("cos", math.cos), ("asin", math.asin),
                          ("sqrt", math.sqrt), ("radians", math.radians)):
             dbapi_connection.create_function(name, 1, fn, deterministic=True)
@@ -39,20 +38,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 READ = {"deepdiary_read": True}  # execution options of a read-only connection
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, key=None) -> Engine:
     """An engine on the catalogue.
 
     On SQLite every transaction starts with BEGIN IMMEDIATE unless its connection carries
     the ``READ`` option (``reader(engine)``): a transaction that reads and then writes
     would otherwise fail at once with "database is locked" when another writer committed
     in between, busy timeout or not. Reads keep deferred transactions, which never wait
-    in WAL mode."""
+    in WAL mode.
+
+    ``key`` (a ``sealing.LibraryKey``): the SQLite file is SQLCipher, opened through SQLAlchemy's
+    pysqlcipher dialect (so its errors are SQLAlchemy's as with sqlite3) with the raw key as
+    the URL's password, which the dialect sets as ``PRAGMA key`` before anything else."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    if key is not None:
+        from sqlalchemy.engine import URL
+        from sqlalchemy.pool import QueuePool
+
+        sealed = URL.create("sqlite+pysqlcipher", password=key.sqlcipher_key.strip('"'),
+                            database=url.split("///", 1)[1])
+        engine = create_engine(sealed, connect_args={"check_same_thread": False}, poolclass=QueuePool)
+    else:
+        engine = create_engine(url, connect_args={"check_same_thread": False})
 
     def connect(dbapi_connection, record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        if key is not None:
+            dbapi_connection.execute("PRAGMA cipher_log_level = NONE")
         _sqlite_pragmas(dbapi_connection, record)
 
     def begin(conn):

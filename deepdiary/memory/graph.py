@@ -234,24 +234,46 @@ def match_demand(s: Session, g: nx.MultiGraph, embedder, demand_id: int, limit: 
 
 def match_demand_text(s: Session, g: nx.MultiGraph, embedder, text: str, from_person_id: int | None = None,
                       limit: int = 5) -> list[dict]:
-    """People whose resources fit a need in words, closer ones to who needs it (the owner by default) first."""
+    """People whose resources fit a need in words, closer ones to who needs it (the owner by default) first.
+
+    Resources are the notes added by hand and what the chats taught (``memory.facts``):
+    what someone said they have or can do, and their job or skills ("I'm a dentist" fits
+    a toothache). A chat partner who is no person in the library yet is reached through
+    their conversation."""
+    from deepdiary.memory.facts import list_facts, people_by_subject
+
     stmt = select(PersonNote).where(PersonNote.kind == "resource")
     if from_person_id is not None:
         stmt = stmt.where(PersonNote.person_id != from_person_id)
-    resources = s.exec(stmt.order_by(PersonNote.id)).all()
-    if not resources:
+    people = {p.id: p for p in s.exec(select(Person))}
+    by_name = people_by_subject(s)
+    candidates = [{"id": r.id, "person_id": r.person_id, "person": _label(people[r.person_id]), "resource": r.text,
+                   "source": "note", "message_ids": [], "node": f"person:{r.person_id}"}
+                  for r in s.exec(stmt.order_by(PersonNote.id))]
+    owner_keys = {ME.split(":")[1], str(g.nodes[ME].get("label", "")).lower()} if ME in g else set()
+    convs = {c.name: c.id for c in s.exec(select(Conversation))}
+    for f in list_facts(s, kinds=("resource", "fact")):
+        if f["kind"] == "fact" and f["attribute"] not in ("job", "skill"):
+            continue
+        key = f["subject"].strip().lower()
+        person = by_name.get(key)
+        if key in owner_keys or (person is not None and person.id == from_person_id):
+            continue  # the owner's own resources answer nobody's question to the owner
+        node = f"person:{person.id}" if person else f"conversation:{convs.get(f['conversation'])}"
+        candidates.append({"id": f["id"], "person_id": person.id if person else None,
+                           "person": _label(person) if person else f["subject"], "resource": f["value"],
+                           "source": "fact", "message_ids": f["message_ids"], "node": node})
+    if not candidates:
         return []
-    vecs = embedder.embed([text] + [r.text for r in resources])
+    vecs = embedder.embed([text] + [c["resource"] for c in candidates])
     sims = vecs[1:] @ vecs[0]
     src = ME if from_person_id is None else f"person:{from_person_id}"
     lengths = nx.single_source_shortest_path_length(g, src) if src in g else {}
-    people = {p.id: p for p in s.exec(select(Person))}
     scored = []
-    for r, sim in zip(resources, sims):
+    for c, sim in zip(candidates, sims):
         # Persons are two hops apart through a shared photo; the note node adds nothing.
-        hops = lengths.get(f"person:{r.person_id}")
+        hops = lengths.get(c.pop("node"))
         closeness = 1.0 / (1.0 + hops) if hops is not None else 0.1
-        scored.append({"id": r.id, "person_id": r.person_id, "person": _label(people[r.person_id]),
-                       "resource": r.text, "similarity": round(float(sim), 4), "hops": hops,
+        scored.append({**c, "similarity": round(float(sim), 4), "hops": hops,
                        "score": round(float(sim) * (0.5 + 0.5 * closeness), 4)})
     return sorted(scored, key=lambda x: -x["score"])[:limit]

@@ -33,6 +33,29 @@ class ItemNotFound(NotFound):
     pass
 
 
+def photo_ids(session: Session) -> list[int]:
+    """Every item with a stored file, oldest first."""
+    return list(session.exec(select(Item.id).where(Item.sha256.is_not(None), Item.ext.is_not(None)).order_by(Item.id)))
+
+
+def content_cid(item: Item, blobs: BlobStore) -> str | None:
+    """The CID ``ipfs add --cid-version 1 --raw-leaves`` gives the item's file. Libraries made
+    before UnixFS chunking stored a photo over one chunk (256 KiB) under its raw CID, which no
+    IPFS node gives it; that one is recomputed from the stored original (not written back:
+    reads never write)."""
+    from deepdiary.memory.unixfs import CHUNK_SIZE, file_dag, raw_cid
+
+    if not item.sha256 or not item.ext or (item.size or 0) <= CHUNK_SIZE or item.cid not in (None, raw_cid(item.sha256)):
+        return item.cid
+    path = blobs.original_path(item.sha256, item.ext)
+    if not path.is_file():
+        return item.cid
+    if getattr(blobs, "sealed", False):
+        return file_dag(blobs.read(path)).cid_text
+    with open(path, "rb") as fh:
+        return file_dag(fh).cid_text
+
+
 def item_details(session: Session, item_id: int, blobs: BlobStore) -> dict:
     item = session.get(Item, item_id)
     if item is None:
@@ -51,7 +74,7 @@ def item_details(session: Session, item_id: int, blobs: BlobStore) -> dict:
         "path": paths[0].path if paths else None,
         "paths": [p.path for p in paths],
         "sha256": item.sha256,
-        "cid": item.cid,
+        "cid": content_cid(item, blobs),
         "size": item.size,
         "taken_at": item.taken_at.isoformat() if item.taken_at else None,
         "tz_offset_min": item.tz_offset_min,

@@ -1,4 +1,8 @@
-"""A Deep Diary library: the catalogue database plus the blob store, in one folder."""
+"""A Deep Diary library: the catalogue database plus the blob store, in one folder.
+
+An encrypted library (a ``keyring.json`` in its folder) opens only with its unlocked
+``key`` (``sealing.LibraryKey``): the catalogue and text index are SQLCipher files and the
+blob store seals what it writes."""
 
 from __future__ import annotations
 
@@ -9,25 +13,35 @@ from typing import Iterator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from deepdiary.core.errors import InvalidInput
+from deepdiary.core.errors import InvalidInput, LibraryLocked
 from deepdiary.core.settings import Settings
 from deepdiary.memory.blobs import BlobStore
 from deepdiary.memory.catalogue import make_engine, reader, session_scope, upgrade
+from deepdiary.memory.sealing import ENCRYPTING, Keyring
 from deepdiary.memory.vectors import VectorIndex
 
 
 class Library:
-    def __init__(self, settings: Settings, models=None):
+    def __init__(self, settings: Settings, models=None, key=None):
         self.settings = settings
         self._models = models
+        self.key = key  # the unlocked data key of an encrypted library; None for a plain one
 
     @classmethod
-    def open(cls, settings: Settings, models=None) -> "Library":
+    def open(cls, settings: Settings, models=None, key=None) -> "Library":
         """Open (creating and migrating when needed) the library the settings name."""
-        lib = cls(settings, models)
+        lib = cls(settings, models, key)
         folder = settings.library_dir
         if folder.exists() and not folder.is_dir():
             raise InvalidInput(f"library: {folder} is a file, not a folder")
+        ring = Keyring.load(folder) if folder.is_dir() else None
+        if ring is not None and key is None:
+            ring.unlock(None)  # raises LibraryLocked, saying how to unlock it
+        if ring is not None and ring.state == ENCRYPTING:
+            raise LibraryLocked(f"the encryption of the library at {folder} did not finish: run `deepdiary encrypt` "
+                                "again to finish it")
+        if ring is None and key is not None:
+            raise InvalidInput(f"the library at {folder} is not encrypted; run `deepdiary encrypt` to encrypt it")
         folder.mkdir(parents=True, exist_ok=True)
         upgrade(lib.engine, lock_dir=folder)
         return lib
@@ -43,11 +57,15 @@ class Library:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.catalogue_url)
+        return make_engine(self.settings.catalogue_url, self.key)
+
+    @property
+    def encrypted(self) -> bool:
+        return self.key is not None
 
     @cached_property
     def blobs(self) -> BlobStore:
-        return BlobStore(self.settings.blob_dir)
+        return BlobStore(self.settings.blob_dir, self.key)
 
     @cached_property
     def vectors(self) -> VectorIndex:
@@ -61,7 +79,7 @@ class Library:
     def text_index(self):
         from deepdiary.memory.text_index import TextIndex
 
-        return TextIndex(self.text_index_path, self.vectors, self.models.text)
+        return TextIndex(self.text_index_path, self.vectors, self.models.text, self.key)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -462,7 +462,9 @@ def named_people_in(session: Session, item_ids: list[int]) -> dict[int, list[str
 
 def person_profile(session: Session, person: Person, companions: int = 5) -> dict:
     """What the library knows of one person: when first and last seen (in a photo or writing),
-    how often, with whom they appear, and their notes (resources and demands)."""
+    how often, with whom they appear, their notes (resources and demands) and the facts
+    their chats taught (current ones only)."""
+    from deepdiary.memory.facts import person_facts
     from deepdiary.memory.tables import ChatMeta, Item, PersonNote
 
     seen = [(t, "photo", i) for i, t in session.exec(
@@ -487,4 +489,5 @@ def person_profile(session: Session, person: Person, companions: int = 5) -> dic
         "last_seen": {"time": seen[-1][0], "kind": seen[-1][1], "item_id": seen[-1][2]} if seen else None,
         "companions": [{"id": pid, "name": names.get(pid) or f"person {pid}", "photos": n} for pid, n in together],
         "notes": [{"id": n.id, "kind": n.kind, "text": n.text} for n in notes],
+        "facts": person_facts(session, person),
     }

@@ -424,3 +424,69 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class FactSession(SQLModel, table=True):
+    """A chat session (a burst of messages in one conversation) the fact learner has read.
+
+    Written in the transaction that stores the session's facts, so a killed run leaves
+    either both or neither; a session that grew since (same first message, more messages)
+    is read again."""
+
+    __tablename__ = "fact_sessions"
+    __table_args__ = (UniqueConstraint("conversation_id", "first_item_id", name="uq_fact_session"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    first_item_id: int
+    last_item_id: int
+    start: datetime = Field(sa_column=Column(DateTime(), nullable=False))
+    end: datetime = Field(sa_column=Column(DateTime(), nullable=False))
+    messages: int = 0
+    facts: int = 0
+    model: str = ""
+    learnt_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Fact(SQLModel, table=True):
+    """A short fact about a person learnt from their chats (job, city, family, likes, plans,
+    dates), or what they can offer (``resource``) or need (``demand``), citing its messages.
+
+    A later message that changes a one-valued attribute (a new city, a new job) supersedes
+    the older fact: ``superseded_by`` points at the newer one and the older stays as history."""
+
+    __tablename__ = "facts"
+    __table_args__ = (Index("ix_facts_subject_current", "subject_key", "superseded_by"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(description="who it is about, as the chat names them")
+    # No person id: a fact belongs to whoever goes by its subject's name or alias (as chat
+    # senders do), so naming, merging or removing people never leaves it pointing wrong.
+    subject_key: str = Field(description="the subject lower-cased, matched against people's names and aliases")
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    session_id: int | None = Field(default=None, foreign_key="fact_sessions.id", index=True)
+    kind: str = Field(description="fact, resource or demand")
+    attribute: str = Field(description="job, city, family, likes, plan, date, ...")
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    value_key: str = Field(description="the value normalised, for finding the same fact again")
+    message_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False), description="JSON list of item ids")
+    valid_from: datetime = Field(sa_column=Column(DateTime(), nullable=False), description="its newest cited message")
+    superseded_by: int | None = Field(default=None, description="the newer fact that replaced it; None while current")
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class EventEntry(SQLModel, table=True):
+    """An event's diary entry: written by the local LLM from the event's items (``source``
+    llm, with a fingerprint of those inputs, so a changed event is rewritten), or by the
+    user (``source`` user), which nothing overwrites."""
+
+    __tablename__ = "event_entries"
+
+    event_id: int = Field(foreign_key="events.id", primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    language: str = "en"
+    citations: str = Field(default="[]", sa_column=Column(Text, nullable=False), description="JSON list of refs")
+    fingerprint: str = Field(default="", description="sha256 of what the entry was written from; empty for the user's")
+    source: str = Field(default="llm", description="llm or user")
+    model: str | None = None
+    written_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from deepdiary.memory.sealing import sqlite_connect
 from deepdiary.memory.vectors import VectorIndex
 
 TEXTS = "texts"
@@ -97,10 +98,13 @@ class TextFilter:
 
 
 class TextIndex:
-    def __init__(self, path: Path, vectors: VectorIndex, embedder):
+    def __init__(self, path: Path, vectors: VectorIndex, embedder, key=None):
         self.path = Path(path)
         self.vectors = vectors
         self.embedder = embedder
+        # An encrypted library: the FTS5 file is SQLCipher, and Chroma gets no metadata (its
+        # file is not encrypted; the filters read this file's meta table anyway).
+        self.key = key
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
 
@@ -108,7 +112,7 @@ class TextIndex:
     def con(self) -> sqlite3.Connection:
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, check_same_thread=False)
+            con = sqlite_connect(self.path, self.key, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute(
@@ -164,7 +168,7 @@ class TextIndex:
                 vectors.append(self.embedder.embed([r.text for r in chunk[i:i + EMBED_SLICE]]))
                 if progress:
                     progress(start + min(i + EMBED_SLICE, len(chunk)), len(rows))
-            self.vectors.upsert(TEXTS, [r.item_id for r in chunk], np.concatenate(vectors), [
+            self.vectors.upsert(TEXTS, [r.item_id for r in chunk], np.concatenate(vectors), None if self.key else [
                 {"t": r.time.timestamp() if r.time else 0.0, "sender": r.sender.lower(),
                  "conversation": r.conversation, "kind": r.kind, "source": r.source} for r in chunk])
 

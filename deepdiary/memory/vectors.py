@@ -90,3 +90,10 @@ class VectorIndex:
     def delete(self, name: str, ids: list[int]) -> None:
         with self._lock:
             self.collection(name).delete(ids=[str(i) for i in ids])
+
+
+def close_client(index: VectorIndex) -> None:
+    """Release the Chroma client of ``index`` (its files can then be moved)."""
+    client = index.__dict__.pop("client", None)
+    if client is not None and hasattr(client, "close"):
+        client.close()

@@ -28,8 +28,9 @@ from PIL import Image, ImageOps
 __all__ = ["BrokenProcessPool", "PhotoAnalysis", "PhotoWorkers", "analyse_photo", "load_upright"]
 
 
-def load_upright(path: Path) -> Image.Image:
-    """The photo decoded, turned as its EXIF orientation says, in RGB."""
+def load_upright(path) -> Image.Image:
+    """The photo decoded, turned as its EXIF orientation says, in RGB (``path``: a path, or a
+    binary file object such as a sealed blob opened in memory)."""
     with Image.open(path) as img:
         img.load()
         return ImageOps.exif_transpose(img).convert("RGB")
@@ -46,8 +47,9 @@ class PhotoAnalysis:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def analyse_photo(models, path: Path, stages: tuple[str, ...]) -> PhotoAnalysis:
-    """The models' work for ``stages`` (faces, tags, features) on the photo at ``path``."""
+def analyse_photo(models, path, stages: tuple[str, ...]) -> PhotoAnalysis:
+    """The models' work for ``stages`` (faces, tags, features) on the photo at ``path`` (a path or
+    a binary file object)."""
     out = PhotoAnalysis()
     try:
         image = load_upright(path)
@@ -108,8 +110,11 @@ def _start(settings) -> None:
             model._load()
 
 
-def _analyse(path: str, stages: tuple[str, ...]) -> PhotoAnalysis:
-    return analyse_photo(_worker["models"], Path(path), stages)
+def _analyse(photo: str | bytes, stages: tuple[str, ...]) -> PhotoAnalysis:
+    """``photo``: a file's path, or the bytes of a sealed blob the caller opened."""
+    from io import BytesIO
+
+    return analyse_photo(_worker["models"], BytesIO(photo) if isinstance(photo, bytes) else Path(photo), stages)
 
 
 def _ready() -> int:
@@ -137,7 +142,7 @@ class PhotoWorkers:
         # spawn: a forked child would inherit torch's and onnxruntime's thread pools mid-state.
         self._pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-            initargs=(settings.model_copy(update={"torch_threads": 1}),))
+            initargs=(settings.model_copy(update={"torch_threads": 1, "passphrase": None}),))
 
     def warm(self) -> None:
         """Start every worker and load its models now (what the first photos would wait for)."""
@@ -147,11 +152,12 @@ class PhotoWorkers:
             if len(seen) >= self.workers:
                 break
 
-    def analyse(self, jobs: Iterable[tuple[Path, tuple[str, ...]]]) -> Iterator[PhotoAnalysis]:
-        """Each (photo, stages) job's analysis, in the jobs' order, a few photos ahead of the caller."""
+    def analyse(self, jobs: Iterable[tuple[Path | bytes, tuple[str, ...]]]) -> Iterator[PhotoAnalysis]:
+        """Each (photo, stages) job's analysis, in the jobs' order, a few photos ahead of the caller.
+        A photo is a path, or its bytes (a sealed blob opened by the caller)."""
         window: deque = deque()
-        for path, stages in jobs:
-            window.append(self._pool.submit(_analyse, str(path), stages))
+        for photo, stages in jobs:
+            window.append(self._pool.submit(_analyse, photo if isinstance(photo, bytes) else str(photo), stages))
             if len(window) >= 3 * self.workers:
                 yield window.popleft().result()
         while window:

@@ -133,7 +133,9 @@ class Enricher:
             return None
         with self.library.read_session() as s:
             paths = [self._original(s, item_id) for item_id, _ in items]
-        return pool.analyse((path, tuple(x for x in missing if x in OFFLOADED))
+        blobs = self.library.blobs
+        # Sealed blobs go to the workers opened, as bytes (a few photos ahead), never as plaintext files.
+        return pool.analyse((blobs.read(path) if blobs.sealed else path, tuple(x for x in missing if x in OFFLOADED))
                             for path, (_, missing) in zip(paths, items))
 
     def _original(self, s: Session, item_id: int) -> Path:
@@ -180,7 +182,7 @@ class Enricher:
             if pre is not None and pre.unreadable:
                 raise StageFailed(pre.unreadable.removeprefix("cannot open the photo: "))
             if pre is None:
-                work.image = load_upright(self._original(s, item_id))
+                work.image = load_upright(self.library.blobs.image_source(self._original(s, item_id)))
         except Exception as exc:
             for stage in stages:
                 self._record(s, item_id, stage, "failed", None, f"cannot open the photo: {exc}")

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from deepdiary.core.geo import haversine_km
 from deepdiary.memory.tables import (
-    ChatMeta, Conversation, Event, EventItem, Face, Item, Person, Place, Visit,
+    ChatMeta, Conversation, Event, EventEntry, EventItem, Face, Item, Person, Place, Visit,
 )
 
 
@@ -165,16 +165,23 @@ def derive_events(s: Session, gap: timedelta = timedelta(hours=8), far_km: float
     old = {e.id: (e, frozenset(members.get(e.id, ()))) for e in s.exec(select(Event))}
     matched = _match(old, new)
     gone = [eid for eid in old if eid not in set(matched.values())]
+    # The user's own diary entry outlives its event (see _keep_user_entries); the LLM's is rewritten.
+    orphans = [(e.text, e.language, old[e.event_id][1]) for e in s.exec(
+        select(EventEntry).where(EventEntry.event_id.in_(gone), EventEntry.source == "user"))] if gone else []
     if gone:
+        s.exec(delete(EventEntry).where(EventEntry.event_id.in_(gone)))
         s.exec(delete(EventItem).where(EventItem.event_id.in_(gone)))
         s.exec(delete(Event).where(Event.id.in_(gone)))
+    now: dict[int, set[int]] = {}
     for n, (event, items) in enumerate(new):
         eid = matched.get(n)
         if eid is None:
             s.add(event)
             s.flush()
             s.add_all(EventItem(event_id=event.id, item_id=i) for i in items)
+            now[event.id] = set(items)
             continue
+        now[eid] = set(items)
         current, had = old[eid]
         for name in _FIELDS:
             if getattr(current, name) != getattr(event, name):
@@ -185,5 +192,25 @@ def derive_events(s: Session, gap: timedelta = timedelta(hours=8), far_km: float
             s.flush()
             s.add_all(EventItem(event_id=eid, item_id=i) for i in items)
     s.flush()
+    _keep_user_entries(s, orphans, now)
     return len(new)
+
+
+def _keep_user_entries(s: Session, orphans: list[tuple[str, str, frozenset[int]]], now: dict[int, set[int]]) -> None:
+    """The user's entries of events that are gone (merged into another) move to the event that
+    holds most of their items: in place of its LLM entry, or after its own user entry. Only an
+    entry none of whose items is left in any event goes with its event."""
+    for text, language, members in orphans:
+        best = max(now, key=lambda eid: (len(now[eid] & members), -eid), default=None)
+        if best is None or not now[best] & members:
+            continue
+        entry = s.get(EventEntry, best)
+        if entry is not None and entry.source == "user":
+            entry.text = f"{entry.text}\n\n{text}"
+        else:
+            entry = entry or EventEntry(event_id=best, text=text)
+            entry.text, entry.language, entry.source, entry.fingerprint = text, language, "user", ""
+            entry.citations, entry.model = "[]", None
+        s.add(entry)
+        s.flush()
 

@@ -38,6 +38,7 @@ def collage_for(s: Session, library, person: str | None = None, photo: int | Non
     for face in faces:
         if face.item_id not in opened:
             item = s.get(Item, face.item_id)
-            opened[face.item_id] = load_upright(library.blobs.original_path(item.sha256, item.ext))
+            opened[face.item_id] = load_upright(library.blobs.image_source(
+                library.blobs.original_path(item.sha256, item.ext)))
         crops.append(crop_face(opened[face.item_id], face))
     return make_collage(crops, width=width, ratio=ratio), len(crops)

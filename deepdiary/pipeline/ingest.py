@@ -24,7 +24,8 @@ from deepdiary.connectors.photos import PhotoReadError, iter_photo_files, limit_
 from deepdiary.core.errors import FileRefused
 from deepdiary.core.processes import process_alive, this_host
 from deepdiary.core.text import display_path, path_key
-from deepdiary.memory.blobs import TEMP_PREFIX, cid_v1, sha256_file, temp_writer
+from deepdiary.memory.blobs import TEMP_PREFIX, sha256_file, temp_writer
+from deepdiary.memory.unixfs import content_cid
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import (
     Item,
@@ -169,12 +170,13 @@ class PhotoIngester:
         colours = dominant_colours(
             record.preview, sample_size=self.settings.colour_sample_size, min_share=self.settings.colour_min_share
         )
+        cid = content_cid(path, digest, record.size)  # read before the write transaction, not inside it
         with self.library.session() as s:
             place_id = self._place_id(s, record.lat, record.lon) if record.lat is not None else None
             item = Item(
                 kind="photo",
                 sha256=digest,
-                cid=cid_v1(digest),
+                cid=cid,
                 size=record.size,
                 ext=path.suffix.lower(),
                 taken_at=record.taken_at,

@@ -23,7 +23,6 @@ needs.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from sqlmodel import delete, select
 
 from deepdiary.memory.blobs import sha256_file
 from deepdiary.memory.library import Library
+from deepdiary.memory.sealing import SealBroken, sqlite_connect
 from deepdiary.memory.tables import IndexQueue, Item, ItemPath, ItemStage
 from deepdiary.memory.text_index import TEXTS
 from deepdiary.memory.vectors import CLIP_IMAGE, IMAGE_FEATURES, PHOTO_TEXT
@@ -104,7 +104,7 @@ class LibraryChecker:
                 if not original.exists():
                     found.append(Finding("missing_original", f"original {original.name} is missing",
                                          item_id, str(original)))
-                elif sha256_file(original) != sha:
+                elif self._digest(original) != sha:
                     found.append(Finding("corrupt_original", f"original {original.name} does not match "
                                          "its sha256 (damaged on disk)", item_id, str(original)))
             thumb = self.blobs.thumbnail_path(sha)
@@ -179,10 +179,10 @@ class LibraryChecker:
         # Only read, never through TextIndex (which creates its tables); not opened with
         # mode=ro either: a read-only connection to a WAL file leaves -wal and -shm behind,
         # where the last ordinary connection to close removes them.
-        con = sqlite3.connect(path, timeout=30)
+        con = sqlite_connect(path, self.library.key, timeout=30)
         try:
             return {i for (i,) in con.execute("SELECT item_id FROM meta")}
-        except sqlite3.OperationalError:
+        except con.OperationalError:  # sqlite3's or SQLCipher's
             return set()
         finally:
             con.close()
@@ -254,9 +254,22 @@ class LibraryChecker:
         with self.library.read_session() as s:
             item = s.get(Item, f.item_id)
         original = self.blobs.original_path(item.sha256, item.ext or "")
-        if not original.exists() or sha256_file(original) != item.sha256:
+        if not original.exists() or self._digest(original) != item.sha256:
             f.repairable = False
             f.action = "cannot be rebuilt: the original is missing or damaged"
+            return
+        if self.blobs.sealed:  # decoded in memory: the plaintext never goes to disk
+            from deepdiary.models.photo_workers import load_upright
+
+            try:
+                preview = load_upright(self.blobs.image_source(original))
+            except Exception as exc:  # noqa: BLE001 - reported as the finding's reason
+                f.repairable, f.action = False, f"cannot be rebuilt: {exc}"
+                return
+            size = self.library.settings.thumbnail_size
+            preview.thumbnail((size, size))
+            self.blobs.put_thumbnail(item.sha256, preview)
+            f.repaired, f.action = True, "rebuilt from the original"
             return
         try:
             record = read_photo(original, preview_size=self.library.settings.thumbnail_size)
@@ -265,6 +278,14 @@ class LibraryChecker:
             return
         self.blobs.put_thumbnail(item.sha256, record.preview)
         f.repaired, f.action = True, "rebuilt from the original"
+
+
+    def _digest(self, original: Path) -> str | None:
+        """The sha256 of a blob's plaintext; None when a sealed blob does not open (damaged)."""
+        try:
+            return self.blobs.sha256_of(original)
+        except SealBroken:
+            return None
 
 
 def _blob_digest(name: str) -> str:

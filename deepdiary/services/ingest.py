@@ -70,6 +70,12 @@ def ingest_photos(ctx: AppContext, paths: list[Path], enrich: bool = True,
     report = PhotoIngester(ctx.library).run(roots, progress=for_paths(progress, "ingest"), phase_progress=progress)
     enriched = enrich_photos(ctx, progress=progress, refresh=False) if enrich else None
     refresh_events(ctx)
+    if ctx.settings.blob_backend != "local" and report.item_ids:
+        # After the catalogue is written: a node that cannot be reached loses no photo, and
+        # `deepdiary ipfs pin` pins them later.
+        from deepdiary.services.exports import pin_photos
+
+        pin_photos(ctx, report.item_ids)
     return PhotoIngestResult(**report.as_dict(), enrich=enriched)
 
 
@@ -90,8 +96,10 @@ def enrich_photos(ctx: AppContext, stages: list[str] | None = None, force: bool 
 
 
 def ingest_text(ctx: AppContext, kind: str, paths: list[Path], fmt: str = "auto",
-                progress: ProgressFn | None = None) -> IngestResult:
-    """Chats (WeChat exports, JSON), diaries (Markdown, text) or location history."""
+                progress: ProgressFn | None = None, learn_facts: bool = False) -> IngestResult:
+    """Chats (WeChat exports, JSON), diaries (Markdown, text) or location history. With
+    ``learn_facts`` (chats only; the LLM is slow, so it is asked for) the new sessions' facts
+    about people are learnt afterwards, as ``deepdiary facts learn`` would."""
     from deepdiary.pipeline.text_ingest import ChatIngester, DiaryIngester, TrackIngester
 
     if kind not in TEXT_KINDS:
@@ -107,6 +115,10 @@ def ingest_text(ctx: AppContext, kind: str, paths: list[Path], fmt: str = "auto"
     ingester = {"chats": ChatIngester, "diary": DiaryIngester, "tracks": TrackIngester}[kind](ctx.library)
     report = ingester.run(roots, progress=for_paths(progress, f"ingest {kind}"), **kw)
     refresh_events(ctx)
+    if learn_facts and kind == "chats":
+        from deepdiary.services.facts import learn_facts as learn
+
+        return IngestResult(**report.as_dict(), facts=learn(ctx, progress=progress).model_dump())
     return IngestResult(**report.as_dict())
 
 
@@ -147,6 +159,8 @@ def ingest_upload(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fm
         raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(UPLOAD_KINDS)}")
     if not files:
         raise InvalidInput("no files were uploaded")
+    if ctx.library.encrypted:
+        return _ingest_upload_unkept(ctx, kind, files, fmt, enrich, progress)
     staged = []
     for name, data in files:
         digest = hashlib.sha256(data).hexdigest()[:16]
@@ -161,6 +175,28 @@ def ingest_upload(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fm
     if kind == "photos":
         return ingest_photos(ctx, staged, enrich=enrich, progress=progress)
     return ingest_text(ctx, kind, staged, fmt=fmt, progress=progress)
+
+
+def _ingest_upload_unkept(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fmt: str, enrich: bool,
+                          progress: ProgressFn | None) -> IngestResult:
+    """An encrypted library keeps no plaintext upload: the files are staged in memory-backed
+    storage (/dev/shm) only while they are ingested; what they hold is then in the library,
+    sealed (photos) or in the encrypted catalogue (texts)."""
+    import hashlib
+    import tempfile
+
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None, prefix="deepdiary-upload-") as tmp:
+        staged = []
+        for name, data in files:
+            folder = Path(tmp) / hashlib.sha256(data).hexdigest()[:16]
+            folder.mkdir(exist_ok=True)
+            target = folder / safe_upload_name(name)
+            target.write_bytes(data)
+            staged.append(target)
+        if kind == "photos":
+            return ingest_photos(ctx, staged, enrich=enrich, progress=progress)
+        return ingest_text(ctx, kind, staged, fmt=fmt, progress=progress)
 
 
 # What a file's first bytes say it is, for photos sent without a telling name.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,13 +56,14 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
     try:
         staging = work / "library"
         copied = snapshot(ctx.settings.library_dir, ctx.settings.catalogue_url, staging,
-                          vectors_lock=library.vectors._lock)
+                          vectors_lock=library.vectors._lock, key=library.key)
         counts: dict[str, int] = {"files": copied["files"]}
         reconciled = 0
         if copied["catalogue"] == CATALOGUE:
             # What committed after the catalogue was copied (a blob, a vector, a text entry)
             # is dropped from the snapshot, so it is exactly the catalogue copy's library.
             snap = AppContext(ctx.settings.model_copy(update={"home": staging, "database_url": None}), ctx.models)
+            snap.key = library.key  # an encrypted library's snapshot opens with the same key
             try:
                 checker = LibraryChecker(snap.library, orphan_grace_seconds=0)  # nobody writes a snapshot
                 outcome = checker.check()
@@ -72,8 +72,8 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
                 counts.update(outcome.counts)
             finally:
                 snap.close()
-            counts.update(_item_counts(staging / CATALOGUE))
-            seal(staging)
+            counts.update(_item_counts(staging / CATALOGUE, library.key))
+            seal(staging, library.key)
         created = datetime.now(UTC).isoformat(timespec="seconds")
         digest = sha256_of(staging / copied["catalogue"])
         manifest = {"version": BACKUP_VERSION, "created": created, "library": str(ctx.settings.library_dir),
@@ -86,8 +86,10 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
                         reconciled=reconciled)
 
 
-def _item_counts(catalogue: Path) -> dict[str, int]:
-    con = sqlite3.connect(catalogue)
+def _item_counts(catalogue: Path, key=None) -> dict[str, int]:
+    from deepdiary.memory.sealing import sqlite_connect
+
+    con = sqlite_connect(catalogue, key)
     try:
         counts = {f"items_{kind}": n for kind, n in con.execute("SELECT kind, count(*) FROM items GROUP BY kind")}
         counts["people"] = con.execute("SELECT count(*) FROM people").fetchone()[0]

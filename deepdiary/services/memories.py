@@ -6,9 +6,11 @@ from pathlib import Path
 
 from deepdiary.core.dates import optional_bound
 from deepdiary.core.errors import InvalidInput, NotFound
+from deepdiary.core.progress import ProgressFn
 from deepdiary.services.context import AppContext
 from deepdiary.services.schemas import (
-    DemandMatch, EventDetail, EventRow, GraphFile, GraphPath, GraphView, MetRow, OnThisDay, OnThisDayYear, Record,
+    DemandMatch, EventDetail, EventEntryRow, EventRow, EventWriteRun, GraphFile, GraphPath, GraphView, MetRow, OnThisDay,
+    OnThisDayYear, Record,
 )
 
 
@@ -23,13 +25,41 @@ def list_events(ctx: AppContext, date_from: str | None = None, date_to: str | No
 
 
 def event_detail(ctx: AppContext, event_id: int) -> EventDetail:
-    """One event with its photos, the people in them, its diary lines and messages."""
+    """One event with its photos, the people in them, its diary lines, messages and diary entry."""
     from deepdiary.memory.events import event_detail as detail
     from deepdiary.memory.query import photos_by_id
+    from deepdiary.pipeline.event_diary import entry_row
 
     with ctx.read() as s:
         row = detail(s, event_id)
-        return EventDetail(**row, photo_items=photos_by_id(s, row.pop("photo_ids"), ctx.library))
+        entry = entry_row(s, event_id, ctx.settings.diary_language)
+        return EventDetail(**row, photo_items=photos_by_id(s, row.pop("photo_ids"), ctx.library),
+                           entry=EventEntryRow(**entry) if entry else None)
+
+
+def write_event_entries(ctx: AppContext, event_id: int | None = None, progress: ProgressFn | None = None
+                        ) -> EventWriteRun:
+    """Have the local LLM write the diary entry of one event, or of every event (``None``)
+    whose entry is missing or stale; entries the user wrote are kept as they are."""
+    from deepdiary.pipeline.event_diary import DiaryWriter, entry_row
+
+    report = DiaryWriter(ctx.library).run(None if event_id is None else [event_id], progress=progress)
+    with ctx.read() as s:
+        entries = [EventEntryRow(**e) for e in (entry_row(s, i, ctx.settings.diary_language)
+                                                for i in report.event_ids) if e]
+    return EventWriteRun(id=f"event:{event_id}" if event_id is not None else "events", events=report.events,
+                         written=report.written, unchanged=report.unchanged, kept_user=report.kept_user,
+                         failed=report.failed, seconds=report.seconds, entries=entries)
+
+
+def set_event_entry(ctx: AppContext, event_id: int, text: str) -> EventEntryRow:
+    """The user's own diary entry for an event; the LLM never rewrites it."""
+    from deepdiary.pipeline.event_diary import entry_row, set_user_entry
+
+    with ctx.write() as s:
+        set_user_entry(s, event_id, text)
+    with ctx.read() as s:
+        return EventEntryRow(**entry_row(s, event_id, ctx.settings.diary_language))
 
 
 def on_this_day(ctx: AppContext, day: str | None = None) -> OnThisDay:

@@ -59,17 +59,18 @@ def list_people(ctx: AppContext, include_hidden: bool = False, include_low_quali
 
 
 def person_detail(ctx: AppContext, person: str) -> PersonDetail:
-    """One person: counts, cover face and notes."""
+    """One person: counts, cover face, notes and the facts their chats taught."""
     from deepdiary.memory.people import list_people as rows
     from deepdiary.memory.people import person_or_fail
     from deepdiary.memory.tables import PersonNote
+    from deepdiary.services.facts import person_facts
 
     with ctx.read() as s:
         p = person_or_fail(s, person)
         row = rows(s, include_low_quality=True, include_hidden=True, person_id=p.id)[0]
         notes = s.exec(select(PersonNote).where(PersonNote.person_id == p.id).order_by(PersonNote.id)).all()
-        return PersonDetail(**row, notes=[Note(id=n.id, person_id=n.person_id, kind=n.kind, text=n.text)
-                                          for n in notes])
+    return PersonDetail(**row, notes=[Note(id=n.id, person_id=n.person_id, kind=n.kind, text=n.text) for n in notes],
+                        facts=person_facts(ctx, p.id))
 
 
 def merge_suggestions(ctx: AppContext, limit: int = 20) -> list[MergeSuggestion]:
@@ -120,6 +121,13 @@ def collage_path(ctx: AppContext, name: str) -> Path:
     return path
 
 
+def collage_file(ctx: AppContext, name: str) -> Path | bytes:
+    """``collage_path``, or the collage's opened bytes in an encrypted library."""
+    path = collage_path(ctx, name)
+    blobs = ctx.library.blobs
+    return blobs.read(path) if blobs.sealed else path
+
+
 def face_crop(ctx: AppContext, face_id: int, size: int = 192) -> bytes:
     """A JPEG of one face with some hair and jaw around it, for face walls."""
     import io
@@ -134,7 +142,7 @@ def face_crop(ctx: AppContext, face_id: int, size: int = 192) -> bytes:
         if face is None or item is None:
             raise NotFound(f"no face {face_id}")
         path = ctx.library.blobs.original_path(item.sha256, item.ext)
-    crop = crop_face(load_upright(path), face).convert("RGB")
+    crop = crop_face(load_upright(ctx.library.blobs.image_source(path)), face).convert("RGB")
     crop.thumbnail((size, size))
     out = io.BytesIO()
     crop.save(out, "JPEG", quality=85)

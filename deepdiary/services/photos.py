@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepdiary.core.errors import InvalidInput
+from deepdiary.core.errors import InvalidInput, NotFound
 from deepdiary.core.ratio import parse_ratio
 from deepdiary.services.context import AppContext
 from deepdiary.services.schemas import CollageResult, DuplicateGroup, Rating, Record
@@ -16,6 +16,16 @@ def show_item(ctx: AppContext, item_id: int) -> Record:
 
     with ctx.read() as s:
         return Record(item_details(s, item_id, ctx.library.blobs))
+
+
+def photo_file(ctx: AppContext, item_id: int, which: str = "thumbnail") -> Path | bytes:
+    """A photo's ``thumbnail`` or ``original``: its path in a plain library (served from disk as
+    ever), its opened bytes in an encrypted one (the plaintext never goes to disk)."""
+    path = show_item(ctx, item_id).root.get(which)
+    if not path or not Path(path).is_file():
+        raise NotFound(f"photo {item_id} has no {which} file")
+    blobs = ctx.library.blobs
+    return blobs.read(Path(path)) if blobs.sealed else Path(path)
 
 
 def rate_item(ctx: AppContext, item_id: int, stars: int) -> Rating:
@@ -53,6 +63,13 @@ def collage(ctx: AppContext, output: Path, person: str | None = None, photo: int
         image, faces = collage_for(s, ctx.library, person=person, photo=photo, ratio=shape, width=width)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    image.save(output, quality=92)
+    if ctx.library.encrypted and output.resolve().is_relative_to(ctx.settings.library_dir):
+        import io
+
+        data = io.BytesIO()  # a collage kept in an encrypted library is sealed like its photos
+        image.save(data, format="JPEG", quality=92)
+        ctx.library.blobs.put_bytes(output, data.getvalue())
+    else:
+        image.save(output, quality=92)
     return CollageResult(id=str(output), path=str(output.resolve()), faces=faces, width=image.width,
                          height=image.height)

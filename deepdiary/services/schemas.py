@@ -143,6 +143,7 @@ class Note(BaseModel):
 
 class PersonDetail(PersonRow):
     notes: list[Note]
+    facts: list["FactRow"] = []  # learnt from chats: current ones, then the replaced ones
 
 
 class CategoryRow(BaseModel):
@@ -197,6 +198,7 @@ class EventDetail(EventRow):
     people: list[dict[str, Any]]
     diary_lines: list[str]
     message_items: list[dict[str, Any]]
+    entry: "EventEntryRow | None" = None  # the diary entry, once written
 
 
 class OnThisDayYear(BaseModel):
@@ -235,13 +237,15 @@ class GraphPath(BaseModel):
 
 
 class DemandMatch(BaseModel):
-    id: int
-    person_id: int
+    id: int  # the note's id, or the fact's (``source`` fact)
+    person_id: int | None  # None for a chat partner who is not a person in the library yet
     person: str
     resource: str
     similarity: float
     hops: int | None
     score: float
+    source: str = "note"  # note (added by hand) or fact (learnt from a chat)
+    message_ids: list[int] = []  # the messages a learnt fact came from
 
 
 class Transcript(BaseModel):
@@ -302,3 +306,74 @@ class RestoreResult(BaseModel):
     backup: str
     created: str  # when the backup was taken
     counts: dict[str, int]
+
+
+class EncryptionResult(BaseModel):
+    """What ``init``, ``encrypt`` or a passphrase change left: the library and how it unlocks."""
+
+    id: str  # the library folder
+    library: str
+    encrypted: bool
+    unlocks_with: str | None = None  # "passphrase" or "key-file"
+    already: bool = False  # nothing was left to do
+    counts: dict[str, int] = {}
+
+
+class FactRow(BaseModel):
+    """A fact about a person learnt from their chats, with the messages it came from."""
+
+    id: int
+    subject: str
+    person_id: int | None = None  # the named person who goes by the subject's name, if any
+    kind: str  # fact, resource or demand
+    attribute: str
+    value: str
+    message_ids: list[int]
+    valid_from: str
+    current: bool
+    superseded_by: int | None = None
+    conversation: str | None = None
+
+
+class FactLearnRun(BaseModel):
+    id: str
+    sessions: int
+    read: int
+    skipped: int
+    messages: int
+    facts_new: int
+    facts_merged: int
+    dropped: int
+    failed_windows: int
+    seconds: float
+    messages_per_second: float
+    model: str
+    since: str | None = None
+
+
+class EventEntryRow(BaseModel):
+    """An event's diary entry: the LLM's (``source`` llm) or the user's own (``source`` user)."""
+
+    id: int  # the event's id
+    text: str
+    language: str
+    citations: list[str]
+    source: str
+    stale: bool = False  # the event changed since the LLM wrote it
+    model: str | None = None
+    written_at: str | None = None
+
+
+class EventWriteRun(BaseModel):
+    id: str
+    events: int
+    written: int
+    unchanged: int
+    kept_user: int
+    failed: int
+    seconds: float
+    entries: list[EventEntryRow]
+
+
+PersonDetail.model_rebuild()
+EventDetail.model_rebuild()

@@ -1,4 +1,8 @@
-"""Bearer tokens for the web API: made once, stored only as a SHA-256, revocable."""
+"""Bearer tokens for the web API: made once, stored only as a SHA-256, revocable.
+
+A token lives in the library it opens: the owner's in the home library, a user's in that
+user's library. For a user's token the home's access database also records where its
+hash leads, so a request finds the right library in one lookup (``services.users``)."""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ class NewToken(TokenInfo):
     token: str  # shown once, never stored
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -44,9 +48,11 @@ def create_token(ctx: AppContext, name: str) -> NewToken:
         raise InvalidInput("a token needs a name, e.g. 'laptop'")
     token = PREFIX + secrets.token_urlsafe(32)
     with ctx.write() as s:
-        row = ApiToken(name=name.strip(), token_hash=_hash(token))
+        row = ApiToken(name=name.strip(), token_hash=token_hash(token))
         s.add(row)
         s.flush()
+        if ctx.user is not None:  # inside the library's transaction: a failed route leaves no token
+            ctx.access.route_token(row.token_hash, ctx.user.id)
         return NewToken(**_info(row).model_dump(), token=token)
 
 
@@ -70,6 +76,8 @@ def revoke_token(ctx: AppContext, ref: str) -> TokenInfo:
             raise InvalidInput(f"{len(found)} tokens are called {ref!r}; revoke one by id")
         found[0].revoked_at = datetime.now(UTC)
         s.add(found[0])
+        if ctx.user is not None:
+            ctx.access.drop_token_route(found[0].token_hash)
         return _info(found[0])
 
 
@@ -88,6 +96,6 @@ def check_token(ctx: AppContext, token: str | None) -> TokenInfo | None:
     if not token:
         return None
     with ctx.read() as s:
-        row = s.exec(select(ApiToken).where(ApiToken.token_hash == _hash(token),
+        row = s.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
                                             ApiToken.revoked_at.is_(None))).first()
         return _info(row) if row else None

@@ -30,10 +30,12 @@ from deepdiary.tools.people import (
     GraphQueryArgs,
     MatchDemandArgs,
     PersonProfileArgs,
+    SearchFactsArgs,
     find_people_tool,
     graph_query_tool,
     match_demand_tool,
     person_profile_tool,
+    search_facts_tool,
 )
 from deepdiary.tools.photos import (
     DescribePhotoArgs,
@@ -60,6 +62,7 @@ _TOOLS: dict[str, tuple[type[Args], Callable[[ToolContext, Args], dict]]] = {
     "places_visited": (PlacesVisitedArgs, places_visited_tool),
     "graph_query": (GraphQueryArgs, graph_query_tool),
     "match_demand": (MatchDemandArgs, match_demand_tool),
+    "search_facts": (SearchFactsArgs, search_facts_tool),
     "describe_photo": (DescribePhotoArgs, describe_photo_tool),
     "stats": (NoArgs, stats_tool),
     "today": (NoArgs, today_tool),

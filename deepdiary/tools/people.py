@@ -49,8 +49,15 @@ def _seen(x: dict | None) -> dict | None:
     return {"ref": f"{x['kind']}:{x['item_id']}", "time": when(x["time"])} if x else None
 
 
+def _fact(f: dict) -> dict:
+    """A learnt fact for the model: cited by its first message, which the answer can open."""
+    return compact({"ref": f"message:{f['message_ids'][0]}" if f["message_ids"] else None, "person": f["subject"],
+                    "kind": f["kind"], "attribute": f["attribute"], "fact": f["value"], "since": when(f["valid_from"])})
+
+
 def person_profile_tool(ctx: ToolContext, a: PersonProfileArgs) -> dict:
-    """One person in full: first and last time seen, photo and message counts, who they appear with, and notes."""
+    """One person in full: first and last time seen, photo and message counts, who they appear with, notes,
+    and what their chats said about them (job, city, family, likes, plans)."""
     with ctx.library.read_session() as s:
         p = person_profile(s, person_or_fail(s, a.name))
     person = compact({"ref": f"person:{p['id']}", "name": p["name"], "aliases": p["aliases"]})
@@ -59,7 +66,8 @@ def person_profile_tool(ctx: ToolContext, a: PersonProfileArgs) -> dict:
         "person": person, "photos": p["photos"], "messages": p["messages"], "first_seen": first, "last_seen": last,
         "companions": [{"ref": f"person:{c['id']}", "name": c["name"], "photos": c["photos"]} for c in p["companions"]],
         "notes": [{"ref": f"note:{n['id']}", "kind": n["kind"], "text": n["text"]} for n in p["notes"]],
-    }) | {"results": [person] + [x for x in (first, last) if x]}
+        "facts": [_fact(f) for f in p["facts"]],
+    }) | {"results": [person] + [x for x in (first, last) if x] + [_fact(f) for f in p["facts"] if f["message_ids"]]}
 
 
 class GraphQueryArgs(Args):
@@ -100,5 +108,36 @@ def match_demand_tool(ctx: ToolContext, a: MatchDemandArgs) -> dict:
         g = graph.build_graph(s, ctx.library.settings.owner_name)
         rows = graph.match_demand_text(s, g, ctx.library.models.text, a.demand, limit=a.limit)
     rows = near_best(rows, lambda r: r["score"])
-    return {"results": [compact({"ref": f"person:{r['person_id']}", "name": r["person"], "resource": r["resource"],
-                                 "note": f"note:{r['id']}", "score": r["score"], "hops": r["hops"]}) for r in rows]}
+    return {"results": [compact({
+        # A learnt resource is cited by the message that said it; a hand-made note by itself.
+        "ref": f"person:{r['person_id']}" if r["person_id"] else f"message:{r['message_ids'][0]}",
+        "name": r["person"], "resource": r["resource"],
+        "note": f"note:{r['id']}" if r["source"] == "note" else f"message:{r['message_ids'][0]}",
+        "score": r["score"], "hops": r["hops"]}) for r in rows]}
+
+
+# Below this cosine a fact shares no meaning with the question: a widened search that finds
+# only such facts has found nothing.
+FACT_MIN_SIMILARITY = 0.3
+
+
+class SearchFactsArgs(Args):
+    query: str = Field(description="what to look for, in words, e.g. 'where does Alice live' or '谁养狗'")
+    person: str | None = Field(None, description="only facts about this person, e.g. 'Alice'")
+    limit: int = Field(5, ge=1, le=20, description="how many facts at most, e.g. 5")
+
+
+def search_facts_tool(ctx: ToolContext, a: SearchFactsArgs) -> dict:
+    """Facts the chats taught about people (job, city, family, likes, plans, what they have or need), closest
+    in meaning to the query, each cited by the message that said it."""
+    from deepdiary.memory.facts import search_facts
+
+    with ctx.library.read_session() as s:
+        subjects = None
+        if a.person:
+            p = person_or_fail(s, a.person)
+            subjects = [n for n in [p.name or "", *p.aliases.split(",")] if n.strip()]
+        rows = search_facts(s, a.query, ctx.library.models.text, limit=a.limit, subjects=subjects,
+                            min_similarity=FACT_MIN_SIMILARITY)
+    rows = near_best(rows, lambda r: r["similarity"])
+    return {"results": [_fact(f) | {"similarity": f["similarity"]} for f in rows if f["message_ids"]]}

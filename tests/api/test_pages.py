@@ -376,6 +376,28 @@ def test_the_person_page_lists_their_faces_and_keeps_notes(page, web, artifacts)
     page.screenshot(path=str(artifacts / "person.png"), full_page=True)
 
 
+def test_the_person_page_shows_what_the_chats_taught_and_dims_what_a_later_message_replaced(page, web):
+    from sqlmodel import select
+
+    from deepdiary.memory.facts import LearntFact, record_fact
+    from deepdiary.memory.tables import ChatMeta
+
+    with web.ctx.write() as s:  # as the fact learner stores them, without its minutes of LLM
+        said = s.exec(select(ChatMeta).where(ChatMeta.sender == "Alice").order_by(ChatMeta.item_id)).all()
+        for meta, value, when in ((said[0], "lives in Lyon", datetime(2023, 5, 18)),
+                                  (said[-1], "lives in Paris", datetime(2024, 4, 4))):
+            record_fact(s, meta.conversation_id, None, LearntFact("Alice", "fact", "city", value, [meta.item_id], when))
+    facts = get(page, web, f"/api/people/{web.alice}")["facts"]
+    assert [(f["value"], f["current"]) for f in facts] == [("lives in Paris", True), ("lives in Lyon", False)]
+
+    page.goto(f"{web.url}/people/{web.alice}")
+    page.locator("#facts li", has_text="lives in Paris").wait_for()
+    assert page.locator("#facts li:not(.replaced)", has_text="lives in Paris").count() == 1
+    replaced = page.locator("#facts li.replaced")
+    assert replaced.count() == 1 and "lives in Lyon" in replaced.inner_text()
+    assert float(replaced.evaluate("e => getComputedStyle(e).opacity")) < 1  # dimmed
+
+
 def test_splitting_a_face_off_on_the_person_page_makes_a_new_person(page, web):
     group = next(p for p in get(page, web, "/api/people") if p["faces"] >= 1 and p["id"] != web.alice)
     face = get(page, web, f"/api/people/{group['id']}/faces")[0]

@@ -122,6 +122,19 @@ def test_the_timeline_shows_on_this_day_and_the_events(page, web, artifacts):
     page.screenshot(path=str(artifacts / "timeline.png"))
 
 
+def test_an_opened_event_shows_its_diary_entry(page, web):
+    from deepdiary.services.memories import set_event_entry
+
+    event = get(page, web, "/api/events")[-1]
+    set_event_entry(web.ctx, event["id"], "A quiet evening; we talked about Florence.")  # the user's own
+    assert get(page, web, f"/api/events/{event['id']}")["entry"]["source"] == "user"
+    page.goto(f"{web.url}/timeline#event-{event['id']}")
+    entry = page.locator(f"#events .event[data-id='{event['id']}'] .event-entry")
+    entry.wait_for()
+    assert "A quiet evening; we talked about Florence." in entry.inner_text()
+    assert entry.get_attribute("data-source") == "user"
+
+
 def test_the_timeline_filters_by_place(page, web):
     events = get(page, web, "/api/events")
     place = next(e["place"] for e in events if e["place"])

@@ -8,7 +8,8 @@ from alembic.migration import MigrationContext
 from multiformats import CID
 from sqlmodel import SQLModel
 
-from deepdiary.memory.blobs import BlobStore, cid_v1, sha256_file
+from deepdiary.memory.blobs import BlobStore, sha256_file
+from deepdiary.memory.unixfs import raw_cid
 from deepdiary.memory.catalogue import head_revision, schema_revision
 from deepdiary.memory.library import Library
 from deepdiary.core.settings import Settings
@@ -42,7 +43,7 @@ def test_blobs_are_content_addressed(tmp_path):
     src.write_bytes(b"hello deep diary")
     digest = sha256_file(src)
     assert digest == hashlib.sha256(b"hello deep diary").hexdigest()
-    cid = CID.decode(cid_v1(digest))
+    cid = CID.decode(raw_cid(digest))  # a file of one chunk: the raw CID of its sha256
     assert (cid.version, cid.codec.name, cid.hashfun.name) == (1, "raw", "sha2-256")
     assert cid.raw_digest.hex() == digest
     store = BlobStore(tmp_path / "blobs")

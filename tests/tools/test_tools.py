@@ -123,7 +123,7 @@ def refs(out: dict) -> list[str]:
 def test_every_tool_has_a_schema_and_a_description(tools):
     assert tuple(tools) == TOOL_NAMES == (
         "search_photos", "search_chats", "search_diary", "find_people", "person_profile", "events", "places_visited",
-        "graph_query", "match_demand", "describe_photo", "stats", "today")
+        "graph_query", "match_demand", "search_facts", "describe_photo", "stats", "today")
     for t in tools.values():
         assert t.description and len(t.description) < 200, t.name
         schema = t.args_schema.model_json_schema()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from deepdiary.api.deps import Ctx
 from deepdiary.core.errors import DeepDiaryError
+from deepdiary.services import AppContext
 from deepdiary.services import ask as ask_service
 
 router = APIRouter(tags=["ask"])
@@ -23,19 +24,21 @@ class Question(BaseModel):
     backend: str | None = Field(None, description="llamacpp, openai or none (default: the server's setting)")
 
 
-def _keeper(request: Request, backend: str | None):
-    # One housekeeper per backend for the server's life; the model itself is in the shared cache.
+def _keeper(ctx: AppContext, request: Request, backend: str | None):
+    # One housekeeper per library and backend for the server's life (each reads only its own
+    # library); the model itself is in the shared cache.
     keepers = request.app.state.__dict__.setdefault("keepers", {})
-    if backend not in keepers:
-        keepers[backend] = ask_service.housekeeper(request.app.state.ctx, backend)
-    return keepers[backend]
+    key = (ctx.settings.library_dir, backend)
+    if key not in keepers:
+        keepers[key] = ask_service.housekeeper(ctx, backend)
+    return keepers[key]
 
 
 @router.post("/ask")
 def ask(ctx: Ctx, request: Request, body: Question):
     """The answer with its citations and the tool calls behind it."""
     answer = ask_service.ask(ctx, body.question, body.conversation_id, channel="api",
-                             keeper=_keeper(request, body.backend))
+                             keeper=_keeper(ctx, request, body.backend))
     return answer.model_dump(mode="json")
 
 
@@ -47,7 +50,7 @@ def _event(kind: str, data) -> str:
 async def ask_stream(ctx: Ctx, request: Request, q: str, conversation_id: int | None = None,
                      backend: str | None = None) -> StreamingResponse:
     """Events: `status` at once, `tool_call` as each search finishes, then `answer`, `citations` and `done`."""
-    keeper = _keeper(request, backend)
+    keeper = _keeper(ctx, request, backend)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
 

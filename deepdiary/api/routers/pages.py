@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from deepdiary.api.deps import bearer
-from deepdiary.services import tokens
+from deepdiary.api.deps import bearer, libraries
+from deepdiary.core.errors import NotFound, Unauthorized
+from deepdiary.services import AppContext
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -27,18 +28,31 @@ PAGES = [
 ]
 
 
-def _signed_in(request: Request) -> bool:
-    ctx = request.app.state.ctx
-    return not tokens.tokens_exist(ctx) or tokens.check_token(ctx, bearer(request)) is not None
+def _signed_in(request: Request) -> AppContext | None:
+    """The library the request's token opens (the owner's or its user's), or None."""
+    try:
+        return libraries(request).for_token(bearer(request))
+    except Unauthorized:
+        return None
 
 
-def _page(request: Request, template: str, **values) -> Response:
-    if not _signed_in(request):
+def _page(request: Request, template: str, exists=None, **values) -> Response:
+    """The page, for a signed-in request; ``exists(ctx)`` raises NotFound for an id that is not in
+    the signed-in user's library: then the same page answers 404 (whether the id is in another
+    user's library or nowhere), and its script shows the API's error as for any missing id."""
+    ctx = _signed_in(request)
+    if ctx is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
-    ctx = request.app.state.ctx
+    status = 200
+    if exists is not None:
+        try:
+            exists(ctx)
+        except NotFound:
+            status = 404
     return templates.TemplateResponse(request, template, {
-        "pages": PAGES, "path": request.url.path, "tile_url": ctx.settings.map_tile_url, **values})
+        "pages": PAGES, "path": request.url.path, "tile_url": ctx.settings.map_tile_url, **values},
+        status_code=status)
 
 
 def _route(path: str, template: str):
@@ -54,12 +68,16 @@ for _path, _template, *_ in PAGES:
 
 @router.get("/photos/{item_id}", response_class=HTMLResponse)
 def photo_page(request: Request, item_id: int) -> Response:
-    return _page(request, "photo.html", item_id=item_id)
+    from deepdiary.services.photos import show_item
+
+    return _page(request, "photo.html", exists=lambda ctx: show_item(ctx, item_id), item_id=item_id)
 
 
 @router.get("/people/{person}", response_class=HTMLResponse)
 def person_page(request: Request, person: str) -> Response:
-    return _page(request, "person.html", person=person)
+    from deepdiary.services.people import person_detail
+
+    return _page(request, "person.html", exists=lambda ctx: person_detail(ctx, person), person=person)
 
 
 @router.get("/signin", response_class=HTMLResponse)

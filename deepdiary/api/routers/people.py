@@ -124,7 +124,10 @@ def collage(ctx: Ctx, person: str, ratio: str = "16:9", width: int = 1600) -> Co
 
 @router.get("/collages/{name}", response_class=FileResponse)
 def collage_file(ctx: Ctx, name: str) -> FileResponse:
-    return FileResponse(people_service.collage_path(ctx, name), media_type="image/jpeg")
+    got = people_service.collage_file(ctx, name)
+    if isinstance(got, bytes):  # an encrypted library's collage, opened in memory
+        return Response(got, media_type="image/jpeg")
+    return FileResponse(got, media_type="image/jpeg")
 
 
 class Move(BaseModel):

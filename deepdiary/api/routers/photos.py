@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -11,7 +10,6 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from deepdiary.api.deps import Ctx
-from deepdiary.core.errors import NotFound
 from deepdiary.services import photos as photo_service
 from deepdiary.services import search
 from deepdiary.services import stats as stats_service
@@ -75,12 +73,15 @@ def photo(ctx: Ctx, item_id: int) -> Record:
     return photo_service.show_item(ctx, item_id)
 
 
-def _file(ctx: Ctx, item_id: int, key: str, media: str | None = None) -> FileResponse:
-    details = photo_service.show_item(ctx, item_id).root
-    path = details.get(key)
-    if not path or not Path(path).is_file():
-        raise NotFound(f"photo {item_id} has no {key} file")
-    return FileResponse(path, media_type=media)
+def _file(ctx: Ctx, item_id: int, key: str, media: str | None = None) -> Response:
+    got = photo_service.photo_file(ctx, item_id, key)
+    if isinstance(got, bytes):  # an encrypted library: opened in memory, never written out
+        if media is None:
+            import mimetypes
+
+            media = mimetypes.guess_type(photo_service.show_item(ctx, item_id).root["original"])[0]
+        return Response(got, media_type=media or "application/octet-stream")
+    return FileResponse(got, media_type=media)
 
 
 @router.get("/photos/{item_id}/thumbnail", response_class=FileResponse)

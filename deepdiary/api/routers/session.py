@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from deepdiary.api.deps import COOKIE, Ctx
+from deepdiary.api.deps import COOKIE, libraries
 from deepdiary.core.errors import Unauthorized
-from deepdiary.services import tokens
 
 router = APIRouter(tags=["session"])
 
@@ -17,12 +16,13 @@ class SignIn(BaseModel):
 
 
 @router.post("/session")
-def sign_in(ctx: Ctx, body: SignIn, response: Response) -> dict:
-    info = tokens.check_token(ctx, body.token)
-    if info is None:
+def sign_in(request: Request, body: SignIn, response: Response) -> dict:
+    found = libraries(request).check(body.token)  # the owner's token or a user's
+    if found is None:
         raise Unauthorized("that token is not valid (or was revoked)")
+    ctx, info = found
     response.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", max_age=30 * 24 * 3600)
-    return {"id": info.id, "name": info.name}
+    return {"id": info.id, "name": info.name, "user": ctx.user.name if ctx.user else None}
 
 
 @router.delete("/session")

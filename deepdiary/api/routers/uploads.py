@@ -30,8 +30,10 @@ class UploadJob(BaseModel):
     started: float = Field(default_factory=time.time)
 
 
-def _jobs(request: Request) -> dict[str, UploadJob]:
-    return request.app.state.__dict__.setdefault("uploads", {})
+def _jobs(ctx: Ctx, request: Request) -> dict[str, UploadJob]:
+    # Kept per library: another user's job id is as unknown as one never made.
+    uploads = request.app.state.__dict__.setdefault("uploads", {})
+    return uploads.setdefault(ctx.settings.library_dir, {})
 
 
 @router.post("/uploads", response_model=UploadJob, status_code=202)
@@ -45,7 +47,7 @@ async def upload(ctx: Ctx, request: Request, kind: Annotated[str, Form()] = "pho
         raise InvalidInput("files: upload at least one file")
     payload = [(f.filename or "upload", await f.read()) for f in files]
     job = UploadJob(id=f"upload-{next(_ids)}", kind=kind, files=[name for name, _ in payload])
-    _jobs(request)[job.id] = job
+    _jobs(ctx, request)[job.id] = job
 
     def progress(phase: str, done: int, total: int | None, label: str = "") -> None:
         job.progress[phase] = {"done": done, "total": total}
@@ -74,8 +76,8 @@ def jobs(ctx: Ctx, limit: int = 20) -> list[JobRow]:
 @router.get("/jobs/{job_id}")
 def job(ctx: Ctx, request: Request, job_id: str):
     """An upload job (``upload-N``) with its progress and result, or a catalogue job by number."""
-    if job_id in _jobs(request):
-        return _jobs(request)[job_id]
+    if job_id in _jobs(ctx, request):
+        return _jobs(ctx, request)[job_id]
     if job_id.isdigit():
         return ingest.get_job(ctx, int(job_id))
     raise NotFound(f"no job {job_id}")

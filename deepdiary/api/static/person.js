@@ -30,6 +30,7 @@
     document.getElementById("all-photos").href = `/?person=${person.id}`;
     document.getElementById("hide").firstChild.textContent = person.hidden ? "Unhide " : "Hide ";
     renderNotes(person.notes || []);
+    renderFacts(person.facts || []);
   }
 
   async function loadFaces() {
@@ -129,6 +130,17 @@
     list.replaceChildren(...notes.map((n) => el("li", {dataset: {id: n.id}},
       el("span.note-kind", {class: `note-kind ${n.kind}`, text: n.kind}), " ", n.text)));
     if (!notes.length) list.replaceChildren(el("li.muted", {text: "No notes yet. 还没有备注。"}));
+  }
+
+  // What the chats taught, current facts first; a fact a later message replaced stays, dimmed,
+  // so the reader sees what changed; the title names the messages each came from.
+  function renderFacts(facts) {
+    const list = document.getElementById("facts");
+    list.replaceChildren(...facts.map((f) => el("li", {dataset: {id: f.id}, class: f.current ? "fact" : "fact replaced",
+                                                      title: `from message(s) ${f.message_ids.join(", ")}`},
+      el("span.note-kind", {class: `note-kind ${f.kind}`, text: f.kind === "fact" ? f.attribute : f.kind}), " ", f.value,
+      el("span.muted", {text: ` · ${f.valid_from.slice(0, 10)}${f.current ? "" : " (replaced 已更新)"}`}))));
+    if (!facts.length) list.replaceChildren(el("li.muted", {text: "Nothing learnt yet: deepdiary facts learn. 尚未从聊天中学习。"}));
   }
 
   document.getElementById("note-form").addEventListener("submit", (e) => {

@@ -93,6 +93,10 @@
 
   function detail(ev) {
     const out = [];
+    const entry = ev.entry;  // the event's diary entry: the user's own, or the local model's
+    if (entry) out.push(el("div.event-entry", {dataset: {source: entry.source}}, el("p", {text: entry.text}),
+      el("p.muted", {text: entry.source === "user" ? "Your own entry 我写的"
+        : entry.stale ? "Written before the event changed 事件已变化" : "Written by the local model 本地模型撰写"})));
     const photos = ev.photo_items || [];
     if (photos.length) out.push(el("div.grid.small.event-photos", {}, photos.map((p) => thumb(p))));
     const people = ev.people || [];
