@@ -163,16 +163,14 @@ class TelegramBot:
         original = Path(details["original"]) if details.get("original") else None
         if original and original.suffix.lower() in (".jpg", ".jpeg", ".png") and original.is_file() \
                 and original.stat().st_size <= MAX_PHOTO_BYTES:
-            got = photos.photo_file(self.ctx, item_id, "original")  # opened, in an encrypted library
-            return got if isinstance(got, bytes) else got.read_bytes()
+            return photos.photo_file(self.ctx, item_id, "original").read()
         for key in ("thumbnail", "original"):
             path = Path(details[key]) if details.get(key) else None
             if path and path.is_file():
                 try:
                     from PIL import Image
 
-                    got = photos.photo_file(self.ctx, item_id, key)
-                    with Image.open(io.BytesIO(got) if isinstance(got, bytes) else got) as im:
+                    with Image.open(photos.photo_file(self.ctx, item_id, key).image_source()) as im:
                         im = im.convert("RGB")
                         im.thumbnail((1280, 1280))
                         out = io.BytesIO()

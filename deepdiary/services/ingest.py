@@ -152,19 +152,31 @@ def safe_upload_name(name: str) -> str:
 def ingest_upload(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fmt: str = "auto",
                   enrich: bool = True, progress: ProgressFn | None = None) -> IngestResult:
     """Files sent over the network (the web app, a chat bot), kept under the library's
-    ``uploads/`` folder by content and ingested as ``kind``."""
-    import hashlib
+    ``uploads/`` folder by content and ingested as ``kind``. An encrypted library keeps no
+    plaintext upload: the files are staged in memory-backed storage (/dev/shm) only while they
+    are ingested; what they hold is then in the library, sealed or in the encrypted catalogue."""
+    import tempfile
 
     if kind not in UPLOAD_KINDS:
         raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(UPLOAD_KINDS)}")
     if not files:
         raise InvalidInput("no files were uploaded")
-    if ctx.library.encrypted:
-        return _ingest_upload_unkept(ctx, kind, files, fmt, enrich, progress)
+    if not ctx.library.encrypted:
+        return _ingest_staged(ctx, kind, files, ctx.settings.library_dir / "uploads" / kind, fmt, enrich, progress)
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None, prefix="deepdiary-upload-") as tmp:
+        return _ingest_staged(ctx, kind, files, Path(tmp), fmt, enrich, progress)
+
+
+def _ingest_staged(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], root: Path, fmt: str, enrich: bool,
+                   progress: ProgressFn | None) -> IngestResult:
+    """``files`` written under ``root`` by content (a file kept there already is not rewritten),
+    then ingested."""
+    import hashlib
+
     staged = []
     for name, data in files:
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        folder = ctx.settings.library_dir / "uploads" / kind / digest
+        folder = root / hashlib.sha256(data).hexdigest()[:16]
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / safe_upload_name(name)
         if not target.exists():
@@ -175,28 +187,6 @@ def ingest_upload(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fm
     if kind == "photos":
         return ingest_photos(ctx, staged, enrich=enrich, progress=progress)
     return ingest_text(ctx, kind, staged, fmt=fmt, progress=progress)
-
-
-def _ingest_upload_unkept(ctx: AppContext, kind: str, files: list[tuple[str, bytes]], fmt: str, enrich: bool,
-                          progress: ProgressFn | None) -> IngestResult:
-    """An encrypted library keeps no plaintext upload: the files are staged in memory-backed
-    storage (/dev/shm) only while they are ingested; what they hold is then in the library,
-    sealed (photos) or in the encrypted catalogue (texts)."""
-    import hashlib
-    import tempfile
-
-    shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None, prefix="deepdiary-upload-") as tmp:
-        staged = []
-        for name, data in files:
-            folder = Path(tmp) / hashlib.sha256(data).hexdigest()[:16]
-            folder.mkdir(exist_ok=True)
-            target = folder / safe_upload_name(name)
-            target.write_bytes(data)
-            staged.append(target)
-        if kind == "photos":
-            return ingest_photos(ctx, staged, enrich=enrich, progress=progress)
-        return ingest_text(ctx, kind, staged, fmt=fmt, progress=progress)
 
 
 # What a file's first bytes say it is, for photos sent without a telling name.

@@ -121,11 +121,11 @@ def collage_path(ctx: AppContext, name: str) -> Path:
     return path
 
 
-def collage_file(ctx: AppContext, name: str) -> Path | bytes:
-    """``collage_path``, or the collage's opened bytes in an encrypted library."""
-    path = collage_path(ctx, name)
-    blobs = ctx.library.blobs
-    return blobs.read(path) if blobs.sealed else path
+def collage_file(ctx: AppContext, name: str):
+    """The collage ``collage_path`` names, as a ``StoredFile``."""
+    from deepdiary.services.photos import stored_file
+
+    return stored_file(ctx, collage_path(ctx, name))
 
 
 def face_crop(ctx: AppContext, face_id: int, size: int = 192) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 from deepdiary.core.errors import InvalidInput, NotFound
 from deepdiary.core.ratio import parse_ratio
 from deepdiary.services.context import AppContext
-from deepdiary.services.schemas import CollageResult, DuplicateGroup, Rating, Record
+from deepdiary.services.schemas import CollageResult, DuplicateGroup, Rating, Record, StoredFile
 
 
 def show_item(ctx: AppContext, item_id: int) -> Record:
@@ -18,14 +18,18 @@ def show_item(ctx: AppContext, item_id: int) -> Record:
         return Record(item_details(s, item_id, ctx.library.blobs))
 
 
-def photo_file(ctx: AppContext, item_id: int, which: str = "thumbnail") -> Path | bytes:
-    """A photo's ``thumbnail`` or ``original``: its path in a plain library (served from disk as
-    ever), its opened bytes in an encrypted one (the plaintext never goes to disk)."""
+def stored_file(ctx: AppContext, path: Path) -> StoredFile:
+    """A file the library wrote, opened when the library is encrypted."""
+    blobs = ctx.library.blobs
+    return StoredFile(path, blobs.read(path) if blobs.sealed else None)
+
+
+def photo_file(ctx: AppContext, item_id: int, which: str = "thumbnail") -> StoredFile:
+    """A photo's ``thumbnail`` or ``original`` file."""
     path = show_item(ctx, item_id).root.get(which)
     if not path or not Path(path).is_file():
         raise NotFound(f"photo {item_id} has no {which} file")
-    blobs = ctx.library.blobs
-    return blobs.read(Path(path)) if blobs.sealed else Path(path)
+    return stored_file(ctx, Path(path))
 
 
 def rate_item(ctx: AppContext, item_id: int, stars: int) -> Rating:

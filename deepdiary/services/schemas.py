@@ -5,12 +5,37 @@ Field order is the JSON order the CLI has always printed; scripts compare it byt
 
 from __future__ import annotations
 
+import mimetypes
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, RootModel
 
 from deepdiary.memory.chat_query import ChatHit  # noqa: F401 - a service result
 from deepdiary.memory.query import PhotoPage, PhotoResult  # noqa: F401 - service results
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file kept in the library (a photo, its thumbnail, a collage): its path, and in an
+    encrypted library its opened bytes, which never go back to disk."""
+
+    path: Path
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else self.path.read_bytes()
+
+    def image_source(self):
+        """What ``PIL.Image.open`` takes."""
+        return BytesIO(self.data) if self.data is not None else self.path
+
+    @property
+    def media_type(self) -> str:
+        # Blobs keep their extension (``<sha256>.jpg``, ``.thumb.webp``) even when sealed.
+        return mimetypes.guess_type(self.path.name)[0] or "application/octet-stream"
 
 
 class Record(RootModel[dict[str, Any]]):

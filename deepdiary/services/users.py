@@ -141,11 +141,9 @@ class Libraries:
 
     def for_token(self, token: str | None) -> AppContext:
         """The library a request's token opens; Unauthorized when it opens none and one is needed."""
-        if token:
-            user = self.home.access.token_user(tokens.token_hash(token))
-            ctx = self.for_user(user) if user is not None else self.home
-            if tokens.check_token(ctx, token) is not None:
-                return ctx
+        found = self.check(token)
+        if found is not None:
+            return found[0]
         if not self.tokens_required():
             return self.home  # a fresh library on loopback: `serve` refuses other hosts until a token exists
         raise Unauthorized("a valid token is needed: `deepdiary token create NAME`, then "

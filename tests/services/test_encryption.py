@@ -79,7 +79,7 @@ def test_nor_do_its_write_ahead_logs_while_it_is_open(fresh, fresh_ctx, tmp_path
     collages = list((folder / "collages").iterdir())
     assert len(collages) == 1 and is_sealed(collages[0])
     assert leaks(folder, [CHAT_PHRASE, NAME, "walnut fudge", "test_person", *fresh["captions"]]) == []
-    with Image.open(BytesIO(people.collage_file(fresh_ctx, collages[0].name))) as img:
+    with Image.open(BytesIO(people.collage_file(fresh_ctx, collages[0].name).data)) as img:
         assert img.format == "JPEG"
 
 
@@ -89,11 +89,11 @@ def test_an_encrypted_library_still_searches_shows_and_serves(fresh, fresh_ctx):
     named = search.search_photos(fresh_ctx, PhotoSearch(person=[NAME]))
     assert len(named.results) == 1
     item_id = named.results[0].id
-    thumb = photos.photo_file(fresh_ctx, item_id, "thumbnail")
+    thumb = photos.photo_file(fresh_ctx, item_id, "thumbnail").data  # opened in memory, never on disk
     assert isinstance(thumb, bytes)
     with Image.open(BytesIO(thumb)) as img:
         assert img.format == "WEBP"
-    original = photos.photo_file(fresh_ctx, item_id, "original")
+    original = photos.photo_file(fresh_ctx, item_id, "original").data
     assert original.startswith(b"\xff\xd8\xff")
     face = people.face_crop(fresh_ctx, photos.show_item(fresh_ctx, item_id).root["faces"][0]["id"])
     with Image.open(BytesIO(face)) as img:

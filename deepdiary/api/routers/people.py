@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from deepdiary.api.deps import Ctx
+from deepdiary.api.files import file_response
 from deepdiary.core.errors import InvalidInput
 from deepdiary.services import people as people_service
 from deepdiary.services.schemas import (
@@ -124,10 +125,7 @@ def collage(ctx: Ctx, person: str, ratio: str = "16:9", width: int = 1600) -> Co
 
 @router.get("/collages/{name}", response_class=FileResponse)
 def collage_file(ctx: Ctx, name: str) -> FileResponse:
-    got = people_service.collage_file(ctx, name)
-    if isinstance(got, bytes):  # an encrypted library's collage, opened in memory
-        return Response(got, media_type="image/jpeg")
-    return FileResponse(got, media_type="image/jpeg")
+    return file_response(people_service.collage_file(ctx, name), "image/jpeg")
 
 
 class Move(BaseModel):

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from deepdiary.api.deps import Ctx
+from deepdiary.api.files import file_response
 from deepdiary.services import photos as photo_service
 from deepdiary.services import search
 from deepdiary.services import stats as stats_service
@@ -74,14 +75,7 @@ def photo(ctx: Ctx, item_id: int) -> Record:
 
 
 def _file(ctx: Ctx, item_id: int, key: str, media: str | None = None) -> Response:
-    got = photo_service.photo_file(ctx, item_id, key)
-    if isinstance(got, bytes):  # an encrypted library: opened in memory, never written out
-        if media is None:
-            import mimetypes
-
-            media = mimetypes.guess_type(photo_service.show_item(ctx, item_id).root["original"])[0]
-        return Response(got, media_type=media or "application/octet-stream")
-    return FileResponse(got, media_type=media)
+    return file_response(photo_service.photo_file(ctx, item_id, key), media)
 
 
 @router.get("/photos/{item_id}/thumbnail", response_class=FileResponse)

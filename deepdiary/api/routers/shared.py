@@ -12,8 +12,9 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from deepdiary.api.deps import libraries
-from deepdiary.api.routers.photos import _file
+from deepdiary.api.files import file_response
 from deepdiary.core.errors import Gone, NotFound
+from deepdiary.services import photos as photo_service
 from deepdiary.services import shares as share_service
 
 router = APIRouter(tags=["shared"])
@@ -31,7 +32,7 @@ def shared(request: Request, secret: str) -> Response:
 @router.get("/api/shared/{secret}/photos/{item_id}/thumbnail", response_class=FileResponse)
 def shared_thumbnail(request: Request, secret: str, item_id: int) -> FileResponse:
     ctx = share_service.shared_photo(libraries(request), secret, item_id)
-    response = _file(ctx, item_id, "thumbnail", "image/webp")
+    response = file_response(photo_service.photo_file(ctx, item_id, "thumbnail"), "image/webp")
     response.headers.update(PRIVATE)
     return response
 
@@ -39,7 +40,7 @@ def shared_thumbnail(request: Request, secret: str, item_id: int) -> FileRespons
 @router.get("/api/shared/{secret}/photos/{item_id}/original", response_class=FileResponse)
 def shared_original(request: Request, secret: str, item_id: int) -> FileResponse:
     ctx = share_service.shared_photo(libraries(request), secret, item_id)
-    response = _file(ctx, item_id, "original")
+    response = file_response(photo_service.photo_file(ctx, item_id, "original"))
     response.headers.update(PRIVATE)
     return response
 
