@@ -69,7 +69,7 @@ class Library:
 
     @cached_property
     def vectors(self) -> VectorIndex:
-        return VectorIndex(self.settings.library_dir / "vectors")
+        return VectorIndex(self.settings.library_dir / "vectors", scrub_unused=self.encrypted)
 
     @property
     def text_index_path(self):
@@ -96,5 +96,7 @@ class Library:
     def close(self) -> None:
         if "text_index" in self.__dict__:
             self.text_index.close()
+        if "vectors" in self.__dict__:
+            self.vectors.scrub()  # a read may have made a collection's files
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -7,6 +7,8 @@ Ids are the catalogue's item ids as strings, so the catalogue stays the source o
 
 from __future__ import annotations
 
+import os
+import struct
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -19,8 +21,9 @@ PHOTO_TEXT = "photo_text"
 
 
 class VectorIndex:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, scrub_unused: bool = False):
         self.path = Path(path)
+        self.scrub_unused = scrub_unused  # an encrypted library's: see scrub_unused_slots
         self._lock = threading.Lock()
 
     @cached_property
@@ -44,6 +47,7 @@ class VectorIndex:
                 ids=[str(i) for i in ids], embeddings=np.asarray(vectors, dtype=np.float32).tolist(),
                 metadatas=metadatas,
             )
+            self.scrub()
 
     def get(self, name: str, ids: list[int] | None = None) -> dict[int, np.ndarray]:
         """Stored vectors by item id (all of them when ``ids`` is None)."""
@@ -90,6 +94,11 @@ class VectorIndex:
     def delete(self, name: str, ids: list[int]) -> None:
         with self._lock:
             self.collection(name).delete(ids=[str(i) for i in ids])
+            self.scrub()
+
+    def scrub(self) -> None:
+        if self.scrub_unused:
+            scrub_unused_slots(self.path)
 
 
 def close_client(index: VectorIndex) -> None:
@@ -97,3 +106,42 @@ def close_client(index: VectorIndex) -> None:
     client = index.__dict__.pop("client", None)
     if client is not None and hasattr(client, "close"):
         client.close()
+    if client is not None:
+        index.scrub()
+
+
+# Chroma's hnswlib writes a segment's whole element buffer, max_elements slots, into
+# data_level0.bin, and allocates it with malloc, so the slots past the last element hold
+# whatever the process had freed there: a chat line or a name an encrypted library must
+# never show on disk. header.bin: int32 format version 1, then size_t offset_level0,
+# max_elements, cur_element_count, size_data_per_element.
+_HEADER = struct.Struct("<i4Q")
+_CHUNK = 1 << 20
+
+
+def scrub_unused_slots(folder: Path) -> int:
+    """Zero the unused slots of every HNSW segment under ``folder``; returns the bytes zeroed.
+
+    hnswlib never reads a slot past cur_element_count and clears a slot as it fills it, so
+    zeros there change no search."""
+    zeroed = 0
+    for header in Path(folder).glob("*/header.bin"):
+        data = header.parent / "data_level0.bin"
+        raw = header.read_bytes()
+        if len(raw) < _HEADER.size or not data.exists():
+            continue
+        version, _offset, _max, count, slot = _HEADER.unpack_from(raw)
+        if version != 1 or slot == 0:
+            continue
+        with open(data, "r+b") as fh:
+            at = count * slot
+            end = fh.seek(0, os.SEEK_END)
+            while at < end:
+                fh.seek(at)
+                chunk = fh.read(min(_CHUNK, end - at))
+                if chunk.count(0) != len(chunk):
+                    fh.seek(at)
+                    fh.write(bytes(len(chunk)))
+                    zeroed += len(chunk)
+                at += len(chunk)
+    return zeroed

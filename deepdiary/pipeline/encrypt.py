@@ -92,7 +92,7 @@ def rebuild_vectors_without_text(folder: Path) -> bool:
     if not (fresh / VECTORS_DONE).exists():
         shutil.rmtree(fresh, ignore_errors=True)  # a copy a killed pass left half-made
         if current.is_dir():
-            source, target = VectorIndex(current), VectorIndex(fresh)
+            source, target = VectorIndex(current), VectorIndex(fresh, scrub_unused=True)
             try:
                 for col in source.client.list_collections():
                     name = col.name if hasattr(col, "name") else str(col)
