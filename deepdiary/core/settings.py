@@ -7,6 +7,8 @@ the library folder.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -169,6 +171,22 @@ class Settings(BaseSettings):
     ipfs_repo: Path | None = Field(default=None, description="the embedded IPFS node's repo folder; <library>/ipfs by default")
     ipfs_timeout: float = Field(default=60.0, description="seconds one IPFS node call may take")
 
+    # Past one machine: each part on a server, chosen by configuration alone (unset: embedded)
+    namespace: str | None = Field(
+        default=None, description="this library's name on shared servers: its PostgreSQL schema, Chroma database "
+                                  "and S3 key prefix; unset: derived from the library folder's path")
+    chroma_url: str | None = Field(
+        default=None, description="a Chroma server started with `chroma run` (http://127.0.0.1:8000); unset: Chroma "
+                                  "files in the library folder")
+    s3_endpoint_url: str | None = Field(default=None, description="an S3-compatible endpoint (http://127.0.0.1:8333)")
+    s3_bucket: str | None = Field(default=None, description="the bucket that holds the blobs; set: blobs live in S3")
+    s3_access_key: SecretStr | None = Field(default=None, description="the S3 access key id")
+    s3_secret_key: SecretStr | None = Field(default=None, description="the S3 secret access key")
+    s3_region: str = Field(default="us-east-1", description="the S3 region name")
+    broker_url: str | None = Field(
+        default=None, description="a Celery broker (redis://127.0.0.1:6379/0): ingest enqueues enrichment and "
+                                  "embedding for `deepdiary worker`; unset: done in process")
+
     @field_validator("telegram_allowed_users", "wechat_allowed_openids", mode="before")
     @classmethod
     def _comma_list(cls, value):
@@ -179,6 +197,21 @@ class Settings(BaseSettings):
     @property
     def library_dir(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_name(cls, value):
+        if value is not None and not re.fullmatch(r"[a-z][a-z0-9_]{2,62}", value):
+            raise ValueError("a namespace is 3 to 63 lower-case letters, digits or _, starting with a letter")
+        return value
+
+    @property
+    def library_namespace(self) -> str:
+        """The library's name on shared servers, the same on every machine that sets it, so a
+        worker elsewhere reaches the same schema, Chroma database and S3 prefix."""
+        if self.namespace:
+            return self.namespace
+        return "dd_" + hashlib.sha256(str(self.library_dir).encode("utf-8")).hexdigest()[:16]
 
     @property
     def catalogue_url(self) -> str:
