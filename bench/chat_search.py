@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from deepdiary.memory.chat_query import ChatQuery, search_chats
 from deepdiary.memory.library import Library
 from deepdiary.memory.tables import ChatMeta, Conversation, Item
-from deepdiary.memory.text_index import TEXTS, TextFilter, tokens
+from deepdiary.memory.text_index import TEXTS, IndexedText, TextFilter
 from deepdiary.models.imagenet import imagenet_class_names
 from deepdiary.core.settings import Settings
 
@@ -57,13 +57,12 @@ def build(lib: Library, n: int, rng: random.Random) -> None:
     with lib.engine.begin() as conn:
         conn.execute(insert(Conversation), [{"id": i + 1, "name": p} for i, p in enumerate(people)])
     index = lib.text_index
-    col = lib.vectors.collection(TEXTS)
     batch = 5000
     t0 = time.perf_counter()
     for first in range(1, n + 1, batch):
         ids = list(range(first, min(first + batch, n + 1)))
         lengths = nprng.integers(3, 15, len(ids))
-        items, metas, docs, meta_rows = [], [], [], []
+        items, metas, rows = [], [], []
         for item_id, length in zip(ids, lengths):
             if item_id % 10 == 0:
                 text = "".join(rng.choice(ZH) for _ in range(int(length)))
@@ -78,20 +77,53 @@ def build(lib: Library, n: int, rng: random.Random) -> None:
             metas.append({"item_id": item_id, "conversation_id": conv + 1, "sender": sender, "is_me": is_me,
                           "msg_kind": "text", "source_file": "synthetic.csv", "source_line": item_id,
                           "source_id": str(item_id), "dedupe_key": f"k{item_id}"})
-            docs.append((" ".join(tokens(text)), "", item_id))
-            meta_rows.append((item_id, when.timestamp(), sender, people[conv], "message"))
+            rows.append(IndexedText(item_id, text, "", when, sender, people[conv], "message"))
         with lib.engine.begin() as conn:
             conn.execute(insert(Item), items)
             conn.execute(insert(ChatMeta), metas)
-        index.con.executemany("INSERT INTO docs(body, context, item_id) VALUES (?, ?, ?)", docs)
-        index.con.executemany("INSERT INTO meta VALUES (?, ?, ?, ?, ?)", meta_rows)
-        index.con.commit()
+        index.add_words(rows)  # the word index as ingest writes it: FTS5, or PostgreSQL beside a server catalogue
         vecs = nprng.standard_normal((len(ids), 512)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        col.add(ids=[str(i) for i in ids], embeddings=vecs,
-                metadatas=[{"t": m[1], "sender": m[2], "conversation": m[3], "kind": "message"} for m in meta_rows])
+        lib.vectors.upsert(TEXTS, ids, vecs, [{"t": r.time.timestamp(), "sender": r.sender.lower(),
+                                               "conversation": r.conversation, "kind": r.kind} for r in rows])
         if first == 1 or (first - 1) % 100_000 == 0:
             print(f"  built {first - 1 + len(ids):>9,} messages, {time.perf_counter() - t0:6.0f} s", flush=True)
+
+
+def make_questions(count: int) -> list[ChatQuery]:
+    """Plain, with a sender named, --with a person, and Chinese, in turn; the same every run."""
+    vocab = vocabulary(random.Random(5))
+    rng = random.Random(11)
+    questions = []
+    for i in range(count):
+        words = " ".join(rng.choice(vocab[:800]) for _ in range(rng.randint(2, 6)))
+        kind = i % 4
+        if kind == 0:
+            questions.append(ChatQuery(text=f"when did we talk about {words}?"))
+        elif kind == 1:
+            questions.append(ChatQuery(text=f"what did friend{rng.randrange(200)} say about {words} in 2021"))
+        elif kind == 2:
+            questions.append(ChatQuery(text=words, with_person=f"friend{rng.randrange(200)}"))
+        else:
+            questions.append(ChatQuery(text="".join(rng.choice(ZH) for _ in range(6))))
+    return questions
+
+
+def time_queries(lib: Library, questions: list[ChatQuery]) -> tuple[list[float], list[float]]:
+    """Milliseconds per question: end to end through search_chats, and the BM25 part alone."""
+    lib.text_index.embedder.embed(["warm up"])
+    full, base = [], []
+    with lib.session() as s:
+        for q in questions[:10]:  # warm caches
+            search_chats(s, q, lib)
+        for q in questions:
+            t = time.perf_counter()
+            search_chats(s, q, lib)
+            full.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            lib.text_index.bm25(q.text, 100, TextFilter())
+            base.append((time.perf_counter() - t) * 1000)
+    return full, base
 
 
 def main() -> None:
@@ -112,33 +144,8 @@ def main() -> None:
             print(f"  built in {time.perf_counter() - t0:.0f} s")
         else:
             print(f"reusing the library in {home}")
-        vocab = vocabulary(random.Random(5))
-        rng = random.Random(11)  # questions do not depend on whether the library was just built
-        questions = []
-        for i in range(args.queries):
-            words = " ".join(rng.choice(vocab[:800]) for _ in range(rng.randint(2, 6)))
-            kind = i % 4
-            if kind == 0:
-                questions.append(ChatQuery(text=f"when did we talk about {words}?"))
-            elif kind == 1:
-                questions.append(ChatQuery(text=f"what did friend{rng.randrange(200)} say about {words} in 2021"))
-            elif kind == 2:
-                questions.append(ChatQuery(text=words, with_person=f"friend{rng.randrange(200)}"))
-            else:
-                questions.append(ChatQuery(text="".join(rng.choice(ZH) for _ in range(6))))
-        lib.text_index.embedder.embed(["warm up"])
-        full, base = [], []
-        with lib.session() as s:
-            for q in questions[:10]:  # warm caches
-                search_chats(s, q, lib)
-            for q in questions:
-                t = time.perf_counter()
-                search_chats(s, q, lib)
-                full.append((time.perf_counter() - t) * 1000)
-                t = time.perf_counter()
-                lib.text_index.bm25(q.text, 100, TextFilter())
-                base.append((time.perf_counter() - t) * 1000)
-        print(f"search chats over {args.messages:,} messages, {len(questions)} questions "
+        full, base = time_queries(lib, make_questions(args.queries))
+        print(f"search chats over {args.messages:,} messages, {len(full)} questions "
               "(plain, with a sender named, --with a person, Chinese):")
         print(f"  end to end : p50 {statistics.median(full):6.1f} ms   p95 {percentile(full, 95):6.1f} ms")
         print(f"  BM25 alone : p50 {statistics.median(base):6.1f} ms   p95 {percentile(base, 95):6.1f} ms"

@@ -10,7 +10,11 @@ lower-cased word tokens of each turn) is computed in the same run as the baselin
 The tuning pair (locomo_dev.json) and the unseen pair (locomo_dev2.json) are reported
 separately, each beside BM25 computed in the same run; tune only on the first.
 
-    python bench/locomo.py [--only tune|unseen] [--tune PATH] [--unseen PATH]
+    python bench/locomo.py [--only tune|unseen] [--tune PATH] [--unseen PATH] [--postgres]
+
+``--postgres`` also runs every pair with the catalogue and the text index on a throwaway
+PostgreSQL server (Debian's postgresql; full-text search in PostgreSQL), in the same run,
+and prints the difference from the SQLite rows.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import json
 import os
 import re
 import statistics
+import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -69,14 +75,14 @@ def recall(found: list[str], evidence: list[str], k: int) -> float:
     return sum(e in found[:k] for e in evidence) / len(evidence)
 
 
-def run_pair(path: Path, runner: CliRunner, tmp: Path, label: str) -> dict:
+def run_pair(path: Path, runner: CliRunner, tmp: Path, label: str, server_env: dict | None = None) -> dict:
     """Recall@5/@10 of `search chats` and of BM25 on every conversation in ``path``, with ingest
     speed and query latency."""
     samples = json.loads(path.read_text())
     ours, plain, latencies = {5: [], 10: []}, {5: [], 10: []}, []
     messages, ingest_s = 0, 0.0
     for n, sample in enumerate(samples):
-        env = {"DEEPDIARY_OWNER_NAME": sample["conversation"]["speaker_a"]}
+        env = {"DEEPDIARY_OWNER_NAME": sample["conversation"]["speaker_a"], **(server_env or {})}
         export = tmp / f"{label}-{n}.csv"
         local_to_dia = write_memotrace(sample, export)
         lib = str(tmp / f"{label}-lib-{n}")
@@ -121,18 +127,34 @@ def main() -> None:
     parser.add_argument("--unseen", type=Path, default=default / "chats" / "locomo_dev2.json",
                         help="the held-out pair: it stands for the user's own chats, look at it rarely")
     parser.add_argument("--only", choices=["tune", "unseen"], help="run one pair only")
+    parser.add_argument("--postgres", action="store_true", help="also run on a PostgreSQL server, same run")
     args = parser.parse_args()
     runner = CliRunner()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        server_env = None
+        if args.postgres:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.servers import postgres
+
+            server_env = stack.enter_context(postgres.running())
         for label, path in (("tune", args.tune), ("unseen", args.unseen)):
             if args.only in (None, label):
                 rows.append(run_pair(path, runner, Path(tmp), label))
-    print("pair    conv  questions  search@5  search@10  BM25@5  BM25@10  ours/BM25@5  ingest msg/s  query median/p95 ms")
+                if server_env:
+                    rows.append(run_pair(path, runner, Path(tmp), f"{label}-pg", server_env))
+    print("pair      conv  questions  search@5  search@10  BM25@5  BM25@10  ours/BM25@5  ingest msg/s  query median/p95 ms")
     for r in rows:
-        print(f"{r['pair']:7s} {r['conversations']:4d}  {r['questions']:9d}  {r['ours@5']:8.3f}  {r['ours@10']:9.3f}  "
+        print(f"{r['pair']:9s} {r['conversations']:4d}  {r['questions']:9d}  {r['ours@5']:8.3f}  {r['ours@10']:9.3f}  "
               f"{r['bm25@5']:6.3f}  {r['bm25@10']:7.3f}  {r['ours@5'] / r['bm25@5']:10.2f}x  "
               f"{r['ingest_msgs_per_s']:12.0f}  {r['query_median_ms']:.0f} / {r['query_p95_ms']:.0f}")
+
+
+    by = {r["pair"]: r for r in rows}
+    for label in ("tune", "unseen"):
+        if label in by and f"{label}-pg" in by:
+            d5 = by[f"{label}-pg"]["ours@5"] - by[label]["ours@5"]
+            print(f"{label}: PostgreSQL - SQLite recall@5 = {d5:+.3f} (goal: within 0.02)")
 
 
 if __name__ == "__main__":
