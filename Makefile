@@ -6,9 +6,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := libimage-exiftool-perl postgresql chromium fonts-wqy-zenhei espeak-ng ffmpeg
+APT_PACKAGES := libimage-exiftool-perl postgresql chromium fonts-wqy-zenhei espeak-ng ffmpeg redis-server
 
-.PHONY: demo test install apt vendor clean
+.PHONY: demo test test-servers install apt vendor clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -54,6 +54,14 @@ demo: install
 test: install apt
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
+
+# The second pass: the memory, search, text, agent and enrichment tests again, with every
+# library on real servers the fixtures start on loopback and stop (tests/servers): the
+# catalogue and full-text search on PostgreSQL, vectors on `chroma run`, blobs on SeaweedFS's S3.
+SERVER_TESTS := tests/memory tests/tools tests/agent tests/nlu tests/pipeline/test_text_ingest.py \
+	tests/pipeline/test_enrich.py tests/pipeline/test_enrich_stages.py tests/pipeline/test_face_people.py
+test-servers: install apt
+	DEEPDIARY_TEST_SERVERS=postgres,chroma,s3 $(PY) -m pytest -q $(SERVER_TESTS)
 
 clean:
 	rm -rf $(VENV) demo-library .pytest_cache web/node_modules deepdiary/api/static/vendor

@@ -1,5 +1,7 @@
+import importlib
 import os
 import sqlite3
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,48 @@ from deepdiary.memory.library import Library
 from deepdiary.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The second pass (`make test-servers`): DEEPDIARY_TEST_SERVERS names the servers every
+# library of the run is pointed at, each library in its own namespace on them. Tests of
+# what only an embedded library has (its files) carry the `embedded` mark and sit it out.
+SERVERS = [s for s in os.environ.get("DEEPDIARY_TEST_SERVERS", "").split(",") if s]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "embedded: checks what only an embedded library has (its files); "
+                                       "not run in the second pass against servers")
+
+
+def pytest_collection_modifyitems(config, items):
+    if SERVERS:
+        skip = pytest.mark.skip(reason="embedded only: the second pass runs on servers")
+        for item in items:
+            if "embedded" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def servers(tmp_path_factory):
+    """Start the servers of the second pass and point every Settings of the run at them."""
+    if not SERVERS:
+        yield {}
+        return
+    folder = tmp_path_factory.mktemp("servers")
+    with ExitStack() as stack:
+        env: dict[str, str] = {}
+        for name in SERVERS:
+            module = importlib.import_module(f"tests.servers.{name}")
+            env |= stack.enter_context(module.running(folder / name))
+        before = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield env
+        finally:
+            for k, v in before.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

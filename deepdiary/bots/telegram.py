@@ -36,7 +36,7 @@ from telegram.ext import (
 
 from deepdiary.bots import common
 from deepdiary.bots.common import say
-from deepdiary.core.errors import DeepDiaryError, InvalidInput
+from deepdiary.core.errors import DeepDiaryError, InvalidInput, NotFound
 from deepdiary.services import AppContext
 from deepdiary.services import ask as ask_service
 from deepdiary.services import ingest, memories, people, photos
@@ -161,12 +161,14 @@ class TelegramBot:
         else its thumbnail as JPEG."""
         details = photos.show_item(self.ctx, item_id).root
         original = Path(details["original"]) if details.get("original") else None
-        if original and original.suffix.lower() in (".jpg", ".jpeg", ".png") and original.is_file() \
-                and original.stat().st_size <= MAX_PHOTO_BYTES:
-            return photos.photo_file(self.ctx, item_id, "original").read()
+        if original and original.suffix.lower() in (".jpg", ".jpeg", ".png") \
+                and (details.get("size") or 0) <= MAX_PHOTO_BYTES:
+            try:  # from the blob store, wherever it is (a folder, S3)
+                return photos.photo_file(self.ctx, item_id, "original").read()
+            except NotFound:
+                pass
         for key in ("thumbnail", "original"):
-            path = Path(details[key]) if details.get(key) else None
-            if path and path.is_file():
+            if details.get(key):
                 try:
                     from PIL import Image
 
@@ -176,7 +178,7 @@ class TelegramBot:
                         out = io.BytesIO()
                         im.save(out, "JPEG", quality=88)
                         return out.getvalue()
-                except OSError:
+                except (OSError, NotFound):
                     continue
         return None
 

@@ -294,9 +294,24 @@ def jobs(limit: Annotated[int, typer.Option("--limit", "-n")] = 20, as_json: Jso
     if as_json:
         emit_json(rows)
         return
-    out.print(table(f"{len(rows)} job(s)", ("id", "kind", "status", "added", "unchanged", "failed", "pending", "started"), [
-        (str(j.id), j.kind, j.status, str(j.added), str(j.unchanged), str(j.failed), str(j.pending),
-         (j.started_at or "")[:19]) for j in rows]))
+    out.print(table(f"{len(rows)} job(s)", ("id", "kind", "status", "total", "added", "unchanged", "failed", "pending",
+                                            "started"), [
+        (str(j.id), j.kind, j.status, str(j.total), str(j.added), str(j.unchanged), str(j.failed),
+         str(j.pending + j.queued), (j.started_at or "")[:19]) for j in rows]))
+
+
+@command(app)
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="tasks run at once (one process each)")] = 1,
+) -> None:
+    """Run the enrichment and embedding tasks that ingest enqueues when DEEPDIARY_BROKER_URL is set, until stopped.
+
+    Any machine that reaches the same catalogue, vector server and blob store can run one."""
+    from deepdiary.workers import run_worker
+
+    code = run_worker(app_context().settings, concurrency)
+    if code:
+        raise typer.Exit(code)
 
 
 @command(app)

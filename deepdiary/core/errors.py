@@ -80,3 +80,8 @@ class StorageUnavailable(DeepDiaryError):
     """A storage backend (an IPFS node) cannot be started or reached, or refused a block; the message says which."""
 
     http_status = 503
+
+
+class BlobStoreUnavailable(StorageUnavailable):
+    """The blob store (an S3-compatible endpoint and bucket) cannot be reached, has no such
+    bucket, or refused the credentials; the message names the endpoint and the reason."""

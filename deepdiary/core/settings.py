@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="a Celery broker (redis://127.0.0.1:6379/0): ingest enqueues enrichment and "
                                   "embedding for `deepdiary worker`; unset: done in process")
+    broker_visibility_timeout: int = Field(
+        default=3600, description="seconds a task a worker took but never acknowledged (the worker was killed) "
+                                  "waits before another worker gets it; keep it above the longest task")
 
     @field_validator("telegram_allowed_users", "wechat_allowed_openids", mode="before")
     @classmethod

@@ -10,7 +10,10 @@ before the transaction that made the promise committed, so it is in the later co
 they hold beyond that (work that committed after the catalogue copy) is dropped from the
 snapshot by the caller (``LibraryChecker``'s repair of orphans).
 
-The PostgreSQL catalogue is dumped with ``pg_dump`` instead.
+The PostgreSQL catalogue is dumped with ``pg_dump`` instead. Vectors on a Chroma server
+(``chroma_url``) are exported through its client into the snapshot's own vector folder,
+so the backup holds the whole library and restores as one with its vectors in its folder;
+the server's own files are the server's to back up.
 """
 
 from __future__ import annotations
@@ -71,13 +74,16 @@ def seal(folder: Path, key=None) -> None:
         seal(user)  # a user's library has no key of the owner's
 
 
-def pg_dump(url: str, dest: Path) -> None:
+def pg_dump(url: str, dest: Path, schema: str | None = None) -> None:
+    """The catalogue as SQL; ``schema``: the library's own, so a backup holds that library and
+    none of the others sharing the database."""
     exe = shutil.which("pg_dump")
     if exe is None:
         raise DeepDiaryError("the catalogue is in PostgreSQL and pg_dump is not on PATH: install the "
                              "PostgreSQL client tools to back it up")
     libpq = url.replace("postgresql+psycopg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
-    done = subprocess.run([exe, "--no-owner", "--file", str(dest), libpq], capture_output=True, text=True)
+    only = ["--schema", schema] if schema else []
+    done = subprocess.run([exe, "--no-owner", *only, "--file", str(dest), libpq], capture_output=True, text=True)
     if done.returncode != 0:
         raise DeepDiaryError(f"pg_dump failed: {done.stderr.strip()[:500]}")
 
@@ -101,28 +107,53 @@ def _copy_files(source: Path, dest: Path, skip=lambda path: False) -> int:
     return copied
 
 
-def snapshot(library_dir: Path, catalogue_url: str, dest: Path, vectors_lock=None, key=None) -> dict:
+def export_vectors(index, dest: Path) -> int:
+    """Every collection of ``index`` (a ``VectorIndex``) written, through its client, into a
+    new local vector folder ``dest``; returns the number of vectors."""
+    from deepdiary.memory.vectors import LocalVectors, close_client
+
+    target, written = LocalVectors(dest), 0
+    try:
+        for name in index.names():
+            target.collection(name)
+            for ids, vectors, metas in index.batches(name):
+                target.upsert(name, ids, vectors, metas)
+                written += len(ids)
+    finally:
+        close_client(target)
+    return written
+
+
+def snapshot(library_dir: Path, catalogue_url: str, dest: Path, vectors_lock=None, key=None, vectors=None,
+             schema: str | None = None) -> dict:
     """Copy the library at ``library_dir`` into the new folder ``dest``; returns what was copied.
     ``vectors_lock``: held while Chroma's files are copied, so this process's writers wait.
-    ``key``: an encrypted library's (its SQLite files are copied encrypted, its blobs sealed)."""
+    ``key``: an encrypted library's (its SQLite files are copied encrypted, its blobs sealed).
+    ``vectors``: the library's ``VectorIndex``; one on a server (no ``folder``) is exported."""
     dest.mkdir(parents=True)
-    copied = {"catalogue": "", "files": 0}
+    copied = {"catalogue": "", "files": 0, "vectors": ""}
     if catalogue_url.startswith("sqlite"):
         sqlite_copy(Path(catalogue_url.split("///", 1)[1]), dest / CATALOGUE, key)
         copied["catalogue"] = CATALOGUE
     else:
-        pg_dump(catalogue_url, dest / CATALOGUE_DUMP)
+        pg_dump(catalogue_url, dest / CATALOGUE_DUMP, schema)
         copied["catalogue"] = CATALOGUE_DUMP
     if (library_dir / TEXT_INDEX).exists():
         sqlite_copy(library_dir / TEXT_INDEX, dest / TEXT_INDEX, key)
-    vectors = library_dir / VECTORS
-    if vectors.is_dir():
+    if vectors is not None and vectors.folder is None:
+        # Not the library folder's vectors/ (a leftover from before the server, if any).
+        with vectors_lock or nullcontext():
+            copied["vectors_exported"] = export_vectors(vectors, dest / VECTORS)
+        copied["vectors"] = f"exported from {vectors.location}"
+    elif (library_dir / VECTORS).is_dir():
+        folder = library_dir / VECTORS
+        copied["vectors"] = "copied"
         with vectors_lock or nullcontext():
             # The HNSW segment files first, then the SQLite file that records how far they
             # go: Chroma replays from its log whatever a segment file had not persisted yet.
-            copied["files"] += _copy_files(vectors, dest / VECTORS, skip=lambda p: p.name == CHROMA_SQLITE)
-            if (vectors / CHROMA_SQLITE).exists():
-                sqlite_copy(vectors / CHROMA_SQLITE, dest / VECTORS / CHROMA_SQLITE)
+            copied["files"] += _copy_files(folder, dest / VECTORS, skip=lambda p: p.name == CHROMA_SQLITE)
+            if (folder / CHROMA_SQLITE).exists():
+                sqlite_copy(folder / CHROMA_SQLITE, dest / VECTORS / CHROMA_SQLITE)
     # The home's users: the access database and each user's library, copied as consistently
     # as the owner's (their SQLite files through the backup API, never file by file).
     if (library_dir / ACCESS_DB).exists():

@@ -38,7 +38,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 READ = {"deepdiary_read": True}  # execution options of a read-only connection
 
 
-def make_engine(url: str, key=None) -> Engine:
+def make_engine(url: str, key=None, schema: str | None = None) -> Engine:
     """An engine on the catalogue.
 
     On SQLite every transaction starts with BEGIN IMMEDIATE unless its connection carries
@@ -49,9 +49,14 @@ def make_engine(url: str, key=None) -> Engine:
 
     ``key`` (a ``sealing.LibraryKey``): the SQLite file is SQLCipher, opened through SQLAlchemy's
     pysqlcipher dialect (so its errors are SQLAlchemy's as with sqlite3) with the raw key as
-    the URL's password, which the dialect sets as ``PRAGMA key`` before anything else."""
+    the URL's password, which the dialect sets as ``PRAGMA key`` before anything else.
+
+    ``schema``: on a server database, the library's own schema (its namespace), so one
+    database holds many libraries (a user each, a family's server) without mixing them;
+    ``upgrade`` creates it."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        args = {"options": f"-c search_path={schema}"} if schema else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=args)
     if key is not None:
         from sqlalchemy.engine import URL
         from sqlalchemy.pool import QueuePool
@@ -152,6 +157,11 @@ def upgrade(engine: Engine, lock_dir: Path | None = None) -> None:
     if _current_revision(engine) == head_revision():
         return
     with _migration_lock(engine, lock_dir):
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                schema = conn.exec_driver_sql("SHOW search_path").scalar()
+                if re.fullmatch(r"[a-z][a-z0-9_]{2,62}", schema or ""):  # ours, not the default "$user", public
+                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         if _current_revision(engine) == head_revision():
             return
         from alembic import command

@@ -8,7 +8,7 @@ from deepdiary.core.processes import job_alive
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from deepdiary.memory.blobs import BlobStore
+from deepdiary.memory.blobs import Blobs
 from deepdiary.memory.query import PlaceOut
 from deepdiary.memory.tables import (
     Category,
@@ -38,7 +38,7 @@ def photo_ids(session: Session) -> list[int]:
     return list(session.exec(select(Item.id).where(Item.sha256.is_not(None), Item.ext.is_not(None)).order_by(Item.id)))
 
 
-def content_cid(item: Item, blobs: BlobStore) -> str | None:
+def content_cid(item: Item, blobs: Blobs) -> str | None:
     """The CID ``ipfs add --cid-version 1 --raw-leaves`` gives the item's file. Libraries made
     before UnixFS chunking stored a photo over one chunk (256 KiB) under its raw CID, which no
     IPFS node gives it; that one is recomputed from the stored original (not written back:
@@ -47,16 +47,17 @@ def content_cid(item: Item, blobs: BlobStore) -> str | None:
 
     if not item.sha256 or not item.ext or (item.size or 0) <= CHUNK_SIZE or item.cid not in (None, raw_cid(item.sha256)):
         return item.cid
-    path = blobs.original_path(item.sha256, item.ext)
-    if not path.is_file():
+    ref = blobs.original(item.sha256, item.ext)
+    if not blobs.exists(ref):
         return item.cid
-    if getattr(blobs, "sealed", False):
-        return file_dag(blobs.read(path)).cid_text
+    path = blobs.local_path(ref)
+    if path is None:  # sealed, or not a file here
+        return file_dag(blobs.read(ref)).cid_text
     with open(path, "rb") as fh:
         return file_dag(fh).cid_text
 
 
-def item_details(session: Session, item_id: int, blobs: BlobStore) -> dict:
+def item_details(session: Session, item_id: int, blobs: Blobs) -> dict:
     item = session.get(Item, item_id)
     if item is None:
         raise ItemNotFound(f"no item with id {item_id}")
@@ -93,8 +94,8 @@ def item_details(session: Session, item_id: int, blobs: BlobStore) -> dict:
         "tags": [{"kind": t.kind, "name": t.name, "name_zh": t.name_zh, "score": t.score, "source": t.source} for t in tags],
     }
     if item.sha256 and item.ext:
-        out["original"] = str(blobs.original_path(item.sha256, item.ext))
-        out["thumbnail"] = str(blobs.thumbnail_path(item.sha256))
+        out["original"] = blobs.location(blobs.original(item.sha256, item.ext))
+        out["thumbnail"] = blobs.thumbnail_file(item.sha256)
     if meta:
         out.update(
             format=meta.format, width=meta.width, height=meta.height, orientation=meta.orientation,

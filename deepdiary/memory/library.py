@@ -15,10 +15,10 @@ from sqlmodel import Session
 
 from deepdiary.core.errors import InvalidInput, LibraryLocked
 from deepdiary.core.settings import Settings
-from deepdiary.memory.blobs import BlobStore
+from deepdiary.memory.blobs import Blobs, blob_store
 from deepdiary.memory.catalogue import make_engine, reader, session_scope, upgrade
 from deepdiary.memory.sealing import ENCRYPTING, Keyring
-from deepdiary.memory.vectors import VectorIndex
+from deepdiary.memory.vectors import ChromaServerVectors, LocalVectors, VectorIndex
 
 
 class Library:
@@ -42,6 +42,15 @@ class Library:
                                 "again to finish it")
         if ring is None and key is not None:
             raise InvalidInput(f"the library at {folder} is not encrypted; run `deepdiary encrypt` to encrypt it")
+        if ring is not None and settings.chroma_url:
+            # Its vectors (and what they give away of the texts) stay in its own folder, where
+            # its unused HNSW slots are scrubbed; a shared server is out of its reach.
+            raise InvalidInput(f"the library at {folder} is encrypted and keeps its vectors in its own folder; "
+                               "unset DEEPDIARY_CHROMA_URL to open it")
+        if ring is not None and not settings.catalogue_url.startswith("sqlite"):
+            # SQLCipher seals the catalogue and the text index; a server database is the server's to encrypt.
+            raise InvalidInput(f"the library at {folder} is encrypted and keeps its catalogue in its own folder; "
+                               "unset DEEPDIARY_DATABASE_URL to open it")
         folder.mkdir(parents=True, exist_ok=True)
         upgrade(lib.engine, lock_dir=folder)
         return lib
@@ -57,19 +66,25 @@ class Library:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.catalogue_url, self.key)
+        schema = None if self.settings.catalogue_url.startswith("sqlite") else self.settings.library_namespace
+        return make_engine(self.settings.catalogue_url, self.key, schema)
 
     @property
     def encrypted(self) -> bool:
         return self.key is not None
 
     @cached_property
-    def blobs(self) -> BlobStore:
-        return BlobStore(self.settings.blob_dir, self.key)
+    def blobs(self) -> Blobs:
+        """The library's blob folder, or the S3 bucket the settings name (``s3_bucket``)."""
+        return blob_store(self.settings, self.key)
 
     @cached_property
     def vectors(self) -> VectorIndex:
-        return VectorIndex(self.settings.library_dir / "vectors", scrub_unused=self.encrypted)
+        """On the Chroma server of ``chroma_url`` (this library's database there, named by its
+        namespace) when one is set; else in the library folder."""
+        if self.settings.chroma_url:
+            return ChromaServerVectors(self.settings.chroma_url, self.settings.library_namespace)
+        return LocalVectors(self.settings.library_dir / "vectors", scrub_unused=self.encrypted)
 
     @property
     def text_index_path(self):
@@ -77,9 +92,15 @@ class Library:
 
     @cached_property
     def text_index(self):
-        from deepdiary.memory.text_index import TextIndex
+        from deepdiary.memory.text_index import Fts5Words, TextIndex
 
-        return TextIndex(self.text_index_path, self.vectors, self.models.text, self.key)
+        if self.engine.dialect.name == "postgresql":
+            from deepdiary.memory.pg_words import PostgresWords
+
+            words = PostgresWords(self.engine)
+        else:
+            words = Fts5Words(self.text_index_path, self.key)
+        return TextIndex(words, self.vectors, self.models.text, self.key)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -97,6 +118,6 @@ class Library:
         if "text_index" in self.__dict__:
             self.text_index.close()
         if "vectors" in self.__dict__:
-            self.vectors.scrub()  # a read may have made a collection's files
+            self.vectors.close()  # a local index is scrubbed: a read may have made a collection's files
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -18,7 +18,7 @@ from deepdiary.core.colours import ColourFacet, Region  # noqa: F401 - part of t
 from deepdiary.core.errors import NotFound
 from deepdiary.core.geo import EARTH_RADIUS_KM, KM_PER_DEGREE
 from deepdiary.core.text import has_cjk
-from deepdiary.memory.blobs import BlobStore
+from deepdiary.memory.blobs import Blobs
 from deepdiary.memory.people import find_people
 from deepdiary.memory.tables import (
     Category, Face, Item, ItemCategory, ItemColour, ItemPath, ItemTag, PhotoMeta, Place,
@@ -235,7 +235,7 @@ def search_photos(session: Session, q: PhotoQuery, library) -> PhotoPage:
     return PhotoPage(results=results, offset=q.offset, limit=q.limit, has_more=has_more)
 
 
-def photo_results(session: Session, ids: list[int], blobs: BlobStore) -> list[PhotoResult]:
+def photo_results(session: Session, ids: list[int], blobs: Blobs) -> list[PhotoResult]:
     """The result rows for these photo ids, in the order given, from one query of plain
     columns (no ORM objects: a gallery page builds sixty of these per request)."""
     if not ids:

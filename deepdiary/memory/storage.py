@@ -12,12 +12,17 @@ on any IPFS node. Backends are registered by name; ``DEEPDIARY_BLOB_BACKEND`` pi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from deepdiary.core.errors import InvalidInput, NotFound
 from deepdiary.memory.ipfs import IpfsNode
 from deepdiary.memory.unixfs import file_blocks, file_dag
+
+
+def _reader(stored: Path | bytes) -> BinaryIO:
+    return BytesIO(stored) if isinstance(stored, (bytes, bytearray)) else open(stored, "rb")
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,9 @@ class Pinned:
 class StorageBackend:
     name = ""
 
-    def put(self, stored: Path) -> Pinned:
-        """Keep the blob file ``stored`` (its bytes exactly as on disk); returns their CID."""
+    def put(self, stored: Path | bytes) -> Pinned:
+        """Keep the blob file ``stored`` (its bytes exactly as on disk), or those bytes themselves
+        (a blob kept in S3); returns their CID."""
         raise NotImplementedError
 
     def read(self, cid: str) -> bytes:
@@ -50,8 +56,8 @@ class LocalFolder(StorageBackend):
     def __init__(self, **_):
         pass
 
-    def put(self, stored: Path) -> Pinned:
-        with open(stored, "rb") as fh:
+    def put(self, stored: Path | bytes) -> Pinned:
+        with _reader(stored) as fh:
             root = file_dag(fh)
         return Pinned(root.cid_text, root.filesize, 0)
 
@@ -67,8 +73,8 @@ class IpfsPins(StorageBackend):
     def __init__(self, node: IpfsNode, **_):
         self.node = node
 
-    def put(self, stored: Path) -> Pinned:
-        with open(stored, "rb") as fh:
+    def put(self, stored: Path | bytes) -> Pinned:
+        with _reader(stored) as fh:
             root, blocks = file_blocks(fh)
         self.node.put_dag([root.cid], blocks)
         return Pinned(root.cid_text, root.filesize, len(blocks))

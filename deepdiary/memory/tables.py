@@ -170,11 +170,27 @@ class IngestJob(SQLModel, table=True):
     hostname: str | None = None
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
+    # Set for a job that workers carry (``deepdiary worker``): refreshed as they take its tasks.
+    # A job with one is alive while it is fresh, whichever process opened it.
+    heartbeat_at: datetime | None = None
     total: int = 0
     added: int = 0
     linked: int = 0
     unchanged: int = 0
     failed: int = 0
+
+
+class JobItem(SQLModel, table=True):
+    """One item's task in a job that workers carry: queued, then done, unchanged (nothing was
+    left to do) or failed. Marked in the transaction that commits the item's results, so a
+    task delivered twice (its worker killed after the commit) finds it settled and does nothing."""
+
+    __tablename__ = "job_items"
+
+    job_id: int = Field(foreign_key="ingest_jobs.id", primary_key=True)
+    item_id: int = Field(primary_key=True)
+    status: str = Field(default="queued", description="queued, done, unchanged or failed")
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class IngestError(SQLModel, table=True):

@@ -8,8 +8,10 @@ Two indexes, fused by reciprocal rank:
   found by the question it answers.
 - Dense vectors from the multilingual sentence encoder in Chroma, so a Chinese query
   finds an English message and paraphrases match.
-The FTS5 file lives in the library folder whatever the catalogue's database is: like the
-vectors, it is derived from the catalogue and can be rebuilt from it.
+The BM25 side is a ``WordIndex``: an FTS5 file in the library folder beside an SQLite
+catalogue, or tables in the library's own schema beside a PostgreSQL one
+(``deepdiary.memory.pg_words``), scored by the same formula. Like the vectors, it is derived
+from the catalogue and can be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -97,13 +99,61 @@ class TextFilter:
     kinds: list[str] | None = None
 
 
-class TextIndex:
-    def __init__(self, path: Path, vectors: VectorIndex, embedder, key=None):
+class WordIndex:
+    """The BM25 side's storage: documents of index terms, their metadata, and the counts
+    BM25 needs. Both implementations score as FTS5's bm25() does, with the body weighted 1
+    and the neighbours' words CONTEXT_WEIGHT."""
+
+    def add(self, rows: list[IndexedText]) -> None:
+        """Write ``rows`` (replacing what an item had) in one transaction."""
+        raise NotImplementedError
+
+    def present(self, ids: list[int]) -> list[int]:
+        """Which of ``ids`` the index holds."""
+        raise NotImplementedError
+
+    def indexed_ids(self) -> set[int]:
+        raise NotImplementedError
+
+    def remove(self, ids: list[int]) -> None:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def doc_freq(self, terms: list[str]) -> dict[str, int]:
+        """How many documents hold each term."""
+        raise NotImplementedError
+
+    def bm25(self, terms: list[str], k: int, f: TextFilter) -> list[tuple[int, float]]:
+        """The ``k`` best documents for ``terms`` (a lone Chinese character matches as a prefix
+        of the pairs it starts), as (item id, score), best first; higher is better."""
+        raise NotImplementedError
+
+    def keep(self, ids: list[int], f: TextFilter) -> set[int]:
+        """Those of ``ids`` that pass ``f``."""
+        raise NotImplementedError
+
+    def senders(self, ids: list[int]) -> dict[int, str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def is_prefix(term: str) -> bool:
+    """A lone Chinese character ("茶") is indexed only inside pairs: it matches as their prefix."""
+    return len(term) == 1 and term >= "\u3400"
+
+
+class Fts5Words(WordIndex):
+    """An FTS5 file (SQLCipher in an encrypted library) in the library folder."""
+
+    def __init__(self, path: Path, key=None):
         self.path = Path(path)
-        self.vectors = vectors
-        self.embedder = embedder
-        # An encrypted library: the FTS5 file is SQLCipher, and Chroma gets no metadata (its
-        # file is not encrypted; the filters read this file's meta table anyway).
         self.key = key
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
@@ -132,17 +182,7 @@ class TextIndex:
                 self._con.close()
                 self._con = None
 
-    def add(self, rows: list[IndexedText], batch: int = VECTOR_BATCH,
-            progress: Callable[[int, int], None] | None = None) -> None:
-        """Write ``rows`` to both indexes (replacing what an item had); ``progress(done,
-        total)`` follows the embedding, the slow part."""
-        if not rows:
-            return
-        self.add_words(rows)
-        self.add_vectors(rows, batch, progress)
-
-    def add_words(self, rows: list[IndexedText]) -> None:
-        """The BM25 side: one transaction for all of ``rows``."""
+    def add(self, rows: list[IndexedText]) -> None:
         with self._lock:
             con = self.con
             ids = [r.item_id for r in rows]
@@ -157,23 +197,11 @@ class TextIndex:
                               r.conversation, r.kind) for r in rows])
             con.commit()
 
-    def add_vectors(self, rows: list[IndexedText], batch: int = VECTOR_BATCH,
-                    progress: Callable[[int, int], None] | None = None) -> None:
-        """The dense side: embedded in slices (for progress), written to Chroma in big batches."""
-        rows = [r for r in rows if r.text.strip()]  # placeholders are filed, not embedded
-        for start in range(0, len(rows), batch):
-            chunk = rows[start:start + batch]
-            vectors = []
-            for i in range(0, len(chunk), EMBED_SLICE):
-                vectors.append(self.embedder.embed([r.text for r in chunk[i:i + EMBED_SLICE]]))
-                if progress:
-                    progress(start + min(i + EMBED_SLICE, len(chunk)), len(rows))
-            self.vectors.upsert(TEXTS, [r.item_id for r in chunk], np.concatenate(vectors), None if self.key else [
-                {"t": r.time.timestamp() if r.time else 0.0, "sender": r.sender.lower(),
-                 "conversation": r.conversation, "kind": r.kind, "source": r.source} for r in chunk])
+    def present(self, ids: list[int]) -> list[int]:
+        with self._lock:
+            return self._present(ids)
 
     def _present(self, ids: list[int]) -> list[int]:
-        """Which of ``ids`` the BM25 index holds."""
         found: list[int] = []
         for i in range(0, len(ids), 900):
             part = ids[i:i + 900]
@@ -181,29 +209,10 @@ class TextIndex:
             found += [j for (j,) in self.con.execute(f"SELECT item_id FROM meta WHERE item_id IN ({marks})", part)]
         return found
 
-    def missing(self, rows: list[IndexedText]) -> list[IndexedText]:
-        """The rows either index lacks: no words yet, or (with text to embed) no vector."""
-        if not rows:
-            return []
-        with self._lock:
-            worded = set(self._present([r.item_id for r in rows]))
-        embedded = self._embedded([r.item_id for r in rows if r.text.strip()])
-        return [r for r in rows if r.item_id not in worded or (r.text.strip() and r.item_id not in embedded)]
-
-    def _embedded(self, ids: list[int]) -> set[int]:
-        """Which of ``ids`` have a vector."""
-        found: set[int] = set()
-        collection = self.vectors.collection(TEXTS)
-        for i in range(0, len(ids), VECTOR_BATCH):
-            found |= {int(j) for j in collection.get(ids=[str(j) for j in ids[i:i + VECTOR_BATCH]], include=[])["ids"]}
-        return found
-
     def indexed_ids(self) -> set[int]:
         return {i for (i,) in self.con.execute("SELECT item_id FROM meta")}
 
     def remove(self, ids: list[int]) -> None:
-        if not ids:
-            return
         with self._lock:
             for i in range(0, len(ids), 900):
                 part = ids[i:i + 900]
@@ -211,17 +220,19 @@ class TextIndex:
                 self.con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", part)
                 self.con.execute(f"DELETE FROM meta WHERE item_id IN ({marks})", part)
             self.con.commit()
-        self.vectors.delete(TEXTS, ids)
 
     def clear(self) -> None:
-        """Drop every entry of both indexes (``reindex`` then writes them anew)."""
         with self._lock:
             self.con.execute("DELETE FROM docs")
             self.con.execute("DELETE FROM meta")
             self.con.commit()
-        client = self.vectors.client
-        if TEXTS in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
-            client.delete_collection(TEXTS)
+
+    def count(self) -> int:
+        return self.con.execute("SELECT count(*) FROM meta").fetchone()[0]
+
+    def doc_freq(self, terms: list[str]) -> dict[str, int]:
+        marks = ",".join("?" * len(terms))
+        return dict(self.con.execute(f"SELECT term, doc FROM docs_vocab WHERE term IN ({marks})", terms).fetchall())
 
     def _meta_where(self, f: TextFilter) -> tuple[str, list]:
         clauses, args = [], []
@@ -242,18 +253,104 @@ class TextIndex:
             args += f.kinds
         return (" AND " + " AND ".join(clauses)) if clauses else "", args
 
+    def bm25(self, terms: list[str], k: int, f: TextFilter) -> list[tuple[int, float]]:
+        match = " OR ".join('"' + t.replace('"', "") + '"' + ("*" if is_prefix(t) else "") for t in terms)
+        where, args = self._meta_where(f)
+        sql = (f"SELECT d.item_id, bm25(docs, 1.0, {CONTEXT_WEIGHT}) AS score FROM docs d "
+               f"JOIN meta m ON m.item_id = d.item_id WHERE docs MATCH ?{where} ORDER BY score LIMIT ?")
+        rows = self.con.execute(sql, [match, *args, k]).fetchall()
+        return [(int(i), -float(s)) for i, s in rows]
+
+    def keep(self, ids: list[int], f: TextFilter) -> set[int]:
+        where, args = self._meta_where(f)
+        if not where:
+            return set(ids)
+        marks = ",".join("?" * len(ids))
+        return {i for (i,) in self.con.execute(
+            f"SELECT m.item_id FROM meta m WHERE m.item_id IN ({marks}){where}", [*ids, *args])}
+
+    def senders(self, ids: list[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(ids))
+        return dict(self.con.execute(f"SELECT item_id, sender FROM meta WHERE item_id IN ({marks})", ids).fetchall())
+
+
+class TextIndex:
+    def __init__(self, words: WordIndex, vectors: VectorIndex, embedder, key=None):
+        self.words = words
+        self.vectors = vectors
+        self.embedder = embedder
+        # An encrypted library: the word index is SQLCipher, and Chroma gets no metadata (its
+        # file is not encrypted; the filters read the word index's metadata anyway).
+        self.key = key
+
+    def close(self) -> None:
+        self.words.close()
+
+    def add(self, rows: list[IndexedText], batch: int = VECTOR_BATCH,
+            progress: Callable[[int, int], None] | None = None) -> None:
+        """Write ``rows`` to both indexes (replacing what an item had); ``progress(done,
+        total)`` follows the embedding, the slow part."""
+        if not rows:
+            return
+        self.add_words(rows)
+        self.add_vectors(rows, batch, progress)
+
+    def add_words(self, rows: list[IndexedText]) -> None:
+        """The BM25 side: one transaction for all of ``rows``."""
+        self.words.add(rows)
+
+    def add_vectors(self, rows: list[IndexedText], batch: int = VECTOR_BATCH,
+                    progress: Callable[[int, int], None] | None = None) -> None:
+        """The dense side: embedded in slices (for progress), written to Chroma in big batches."""
+        rows = [r for r in rows if r.text.strip()]  # placeholders are filed, not embedded
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            vectors = []
+            for i in range(0, len(chunk), EMBED_SLICE):
+                vectors.append(self.embedder.embed([r.text for r in chunk[i:i + EMBED_SLICE]]))
+                if progress:
+                    progress(start + min(i + EMBED_SLICE, len(chunk)), len(rows))
+            self.vectors.upsert(TEXTS, [r.item_id for r in chunk], np.concatenate(vectors), None if self.key else [
+                {"t": r.time.timestamp() if r.time else 0.0, "sender": r.sender.lower(),
+                 "conversation": r.conversation, "kind": r.kind, "source": r.source} for r in chunk])
+
+    def missing(self, rows: list[IndexedText]) -> list[IndexedText]:
+        """The rows either index lacks: no words yet, or (with text to embed) no vector."""
+        if not rows:
+            return []
+        worded = set(self.words.present([r.item_id for r in rows]))
+        embedded = self._embedded([r.item_id for r in rows if r.text.strip()])
+        return [r for r in rows if r.item_id not in worded or (r.text.strip() and r.item_id not in embedded)]
+
+    def _embedded(self, ids: list[int]) -> set[int]:
+        """Which of ``ids`` have a vector."""
+        return self.vectors.has(TEXTS, ids)
+
+    def indexed_ids(self) -> set[int]:
+        return self.words.indexed_ids()
+
+    def remove(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        self.words.remove(ids)
+        self.vectors.delete(TEXTS, ids)
+
+    def clear(self) -> None:
+        """Drop every entry of both indexes (``reindex`` then writes them anew)."""
+        self.words.clear()
+        self.vectors.drop(TEXTS)
+
     def _informative(self, terms: list[str]) -> list[str]:
         """Drop the terms that cost the most and rank the least.
 
         On a large index, a term found in more than COMMON_SHARE of the documents makes
-        FTS5 score a good part of the collection while barely moving the ranking; the
+        BM25 score a good part of the collection while barely moving the ranking; the
         rarest MAX_TERMS terms are kept (always at least one).
         """
-        total = self.con.execute("SELECT count(*) FROM meta").fetchone()[0]
+        total = self.words.count()
         if total < LARGE_INDEX:
             return terms
-        marks = ",".join("?" * len(terms))
-        df = dict(self.con.execute(f"SELECT term, doc FROM docs_vocab WHERE term IN ({marks})", terms).fetchall())
+        df = self.words.doc_freq(terms)
         ranked = sorted(terms, key=lambda t: df.get(t, 0))
         kept = [t for t in ranked if df.get(t, 0) <= COMMON_SHARE * total][:MAX_TERMS]
         return kept or ranked[:1]
@@ -262,28 +359,16 @@ class TextIndex:
         terms = list(dict.fromkeys(tokens(query)))
         if not terms:
             return []
-        terms = self._informative(terms)
-        # A lone Chinese character ("茶") is indexed only inside pairs: match it as their prefix.
-        match = " OR ".join('"' + t.replace('"', "") + '"' + ("*" if len(t) == 1 and t >= "\u3400" else "")
-                            for t in terms)
-        where, args = self._meta_where(f)
-        sql = (f"SELECT d.item_id, bm25(docs, 1.0, {CONTEXT_WEIGHT}) AS score FROM docs d "
-               f"JOIN meta m ON m.item_id = d.item_id WHERE docs MATCH ?{where} ORDER BY score LIMIT ?")
-        rows = self.con.execute(sql, [match, *args, k]).fetchall()
-        return [(int(i), -float(s)) for i, s in rows]
+        return self.words.bm25(self._informative(terms), k, f)
 
     def dense(self, query: str, k: int, f: TextFilter) -> list[tuple[int, float]]:
         q = self.embedder.embed([query])[0]
         # Unfiltered approximate search, then the filter on our own table: Chroma's
         # metadata filters fall back to scanning, which costs seconds at a million messages.
         hits = self.vectors.nearest(TEXTS, q, k=k)
-        where, args = self._meta_where(f)
-        if not where or not hits:
+        if not hits:
             return hits
-        ids = [i for i, _ in hits]
-        marks = ",".join("?" * len(ids))
-        keep = {i for (i,) in self.con.execute(
-            f"SELECT m.item_id FROM meta m WHERE m.item_id IN ({marks}){where}", [*ids, *args])}
+        keep = self.words.keep([i for i, _ in hits], f)
         return [(i, sc) for i, sc in hits if i in keep]
 
     def search(self, query: str, k: int = 10, f: TextFilter | None = None, boost_senders: list[str] | None = None,
@@ -296,8 +381,7 @@ class TextIndex:
                 fused[item_id] = fused.get(item_id, 0.0) + weight / (RRF_K + rank + 1)
         if boost_senders and fused:
             ids = list(fused)
-            marks = ",".join("?" * len(ids))
-            by = dict(self.con.execute(f"SELECT item_id, sender FROM meta WHERE item_id IN ({marks})", ids).fetchall())
+            by = self.words.senders(ids)
             wanted = {s.lower() for s in boost_senders}
             for item_id in ids:
                 if by.get(item_id) in wanted:

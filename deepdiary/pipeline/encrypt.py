@@ -26,7 +26,6 @@ SQLITE_FILES = ("catalogue.db", "text_index.db")
 PRIVATE_FOLDERS = ("blobs", "collages", "uploads")
 VECTORS = "vectors"
 VECTORS_DONE = ".no-text-metadata"  # in the vector folder: rebuilt without text metadata
-_BATCH = 2000
 
 Progress = Callable[[str, int, int], None]
 
@@ -83,7 +82,7 @@ def rebuild_vectors_without_text(folder: Path) -> bool:
     vectors but not the text collection's metadata (Chroma's log and free pages would keep
     what an update removed), then swapped in by renames. False when it was done before."""
     from deepdiary.memory.text_index import TEXTS
-    from deepdiary.memory.vectors import VectorIndex, close_client
+    from deepdiary.memory.vectors import LocalVectors, close_client
 
     current, fresh, stale = folder / VECTORS, folder / f"{VECTORS}.sealing", folder / f"{VECTORS}.plain"
     if (current / VECTORS_DONE).exists() and not fresh.exists():
@@ -92,19 +91,12 @@ def rebuild_vectors_without_text(folder: Path) -> bool:
     if not (fresh / VECTORS_DONE).exists():
         shutil.rmtree(fresh, ignore_errors=True)  # a copy a killed pass left half-made
         if current.is_dir():
-            source, target = VectorIndex(current), VectorIndex(fresh, scrub_unused=True)
+            source, target = LocalVectors(current), LocalVectors(fresh, scrub_unused=True)
             try:
-                for col in source.client.list_collections():
-                    name = col.name if hasattr(col, "name") else str(col)
-                    col = source.collection(name)
+                for name in source.names():
                     target.collection(name)
-                    total = col.count()
-                    for offset in range(0, total, _BATCH):
-                        got = col.get(limit=_BATCH, offset=offset, include=["embeddings", "metadatas"])
-                        if not got["ids"]:
-                            break
-                        metas = None if name == TEXTS or not any(got["metadatas"] or []) else got["metadatas"]
-                        target.upsert(name, [int(i) for i in got["ids"]], got["embeddings"], metas)
+                    for ids, vectors, metas in source.batches(name, metadatas=name != TEXTS):
+                        target.upsert(name, ids, vectors, metas)
             finally:
                 close_client(source)
                 close_client(target)

@@ -28,7 +28,7 @@ from deepdiary.memory.tables import (
 from deepdiary.memory.vectors import IMAGE_FEATURES, PHOTO_TEXT
 from deepdiary.pipeline.describe import PhotoFacts, describe_en, describe_zh
 from deepdiary.pipeline.scenes import SCENES, scenes_for
-from deepdiary.models.photo_workers import BrokenProcessPool, PhotoAnalysis, load_upright
+from deepdiary.models.photo_workers import BrokenProcessPool, PhotoAnalysis, analyse_photo, load_upright
 from deepdiary.models.registry import ModelCache
 
 __all__ = ["STAGES", "EnrichReport", "Enricher", "load_upright"]
@@ -122,6 +122,64 @@ class Enricher:
             report.seconds["recluster"] += time.perf_counter() - t
         return report
 
+    def missing_stages(self, s: Session, item_id: int, stages: tuple[str, ...] = STAGES) -> list[str]:
+        """The stages one photo still lacks (a failed stage counts as missing); [] for no photo."""
+        item = s.get(Item, item_id)
+        if item is None or item.kind != "photo":
+            return []
+        done = set(s.exec(select(ItemStage.stage).where(ItemStage.item_id == item_id, ItemStage.status == "done")))
+        return [x for x in stages if x not in done]
+
+    def enrich_one(self, item_id: int, job_id: int | None = None, stages: tuple[str, ...] = STAGES) -> tuple[str, bool]:
+        """One photo's missing stages, idempotently: a Celery task's whole work, and safe to
+        run again however often (a task is redone when its worker was killed before it
+        acknowledged it). Returns (outcome, whether it settled the last item of ``job_id``):
+        "done", "failed" (a stage failed, recorded), "unchanged" (nothing was missing) or
+        "settled" (``job_id``'s item was settled before: a second delivery, nothing done).
+
+        The models run before the write transaction; the transaction locks the photo's row
+        (on PostgreSQL; SQLite writes one at a time anyway), looks again at what is missing,
+        writes faces (the photo's automatic faces replaced), tags, stages, the vectors (just
+        before the commit; an upsert by id) and the job item's settlement, and commits them
+        together: killed before the commit, nothing of it is kept and the redo starts over."""
+        from deepdiary.pipeline.jobs import job_item_status, settle_job_item
+
+        with self.library.read_session() as s:
+            missing = self.missing_stages(s, item_id, stages)
+            settled = job_id is not None and job_item_status(s, item_id=item_id, job_id=job_id) not in (None, "queued")
+            original = self._original(s, item_id) if missing and not settled else None
+        pre = None
+        # (CLIP and BLIP want the decoded photo itself: with them the models run in the transaction.)
+        if (original is not None and set(missing) & set(OFFLOADED)
+                and not (self.settings.clip_checkpoint or self.settings.blip_weights)):
+            try:
+                source = self.library.blobs.image_source(original)
+            except Exception as exc:  # noqa: BLE001 - recorded as the photo's failure below
+                pre = PhotoAnalysis(unreadable=f"cannot open the photo: {exc}")
+            else:
+                pre = analyse_photo(self.models, source, tuple(x for x in missing if x in OFFLOADED))
+        report = EnrichReport()
+        with self.library.session() as s:
+            s.exec(select(Item.id).where(Item.id == item_id).with_for_update())
+            if job_id is not None and job_item_status(s, job_id, item_id) not in (None, "queued"):
+                return "settled", False
+            missing = self.missing_stages(s, item_id, stages)
+            vectors: list[tuple[str, int, np.ndarray]] = []
+            if missing:
+                self._enrich_item(s, item_id, missing, report, vectors, pre)
+                report.items += 1
+            outcome = "unchanged" if not missing else "failed" if report.failures else "done"
+            self._write_vectors(vectors)
+            closed = settle_job_item(s, job_id, item_id, outcome) if job_id is not None else False
+        return outcome, closed
+
+    def recluster(self) -> None:
+        """Regroup every face into people, and rebuild the descriptions that name them (after
+        a worker job's photos, as ``run`` does after its own)."""
+        with self.library.session() as s:
+            self._clusterer(s).recluster()
+            self._refresh_descriptions_after_recluster(s)
+
     def _worker_analyses(self, items: list[tuple[int, list[str]]]):
         """The models' outputs for ``items`` from the worker processes, in order, or None to run them here."""
         st = self.settings
@@ -132,16 +190,24 @@ class Enricher:
         if pool is None:
             return None
         with self.library.read_session() as s:
-            paths = [self._original(s, item_id) for item_id, _ in items]
-        blobs = self.library.blobs
-        # Sealed blobs go to the workers opened, as bytes (a few photos ahead), never as plaintext files.
-        return pool.analyse((blobs.read(path) if blobs.sealed else path, tuple(x for x in missing if x in OFFLOADED))
-                            for path, (_, missing) in zip(paths, items))
+            refs = [self._original(s, item_id) for item_id, _ in items]
+        # Sealed blobs (and blobs in S3) go to the workers as bytes (a few photos ahead), never as
+        # plaintext files; a plain blob in the folder goes as its path.
+        return pool.analyse((self._worker_source(ref), tuple(x for x in missing if x in OFFLOADED))
+                            for ref, (_, missing) in zip(refs, items))
 
-    def _original(self, s: Session, item_id: int) -> Path:
+    def _worker_source(self, ref):
+        blobs = self.library.blobs
+        if isinstance(ref, Path):  # a blob file, or an original kept in place
+            return blobs.read(ref) if blobs.sealed else ref
+        return blobs.local_path(ref) or blobs.read(ref)
+
+    def _original(self, s: Session, item_id: int):
+        """The blob ref of the item's original, or the path it was ingested from when originals
+        are kept in place rather than copied."""
         item = s.get(Item, item_id)
-        original = self.library.blobs.original_path(item.sha256, item.ext)
-        if not original.exists():  # originals kept in place rather than copied
+        original = self.library.blobs.original(item.sha256, item.ext)
+        if not self.library.blobs.exists(original):  # originals kept in place rather than copied
             original = Path(s.exec(select(ItemPath.path).where(ItemPath.item_id == item_id)).first())
         return original
 

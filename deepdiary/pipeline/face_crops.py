@@ -39,6 +39,6 @@ def collage_for(s: Session, library, person: str | None = None, photo: int | Non
         if face.item_id not in opened:
             item = s.get(Item, face.item_id)
             opened[face.item_id] = load_upright(library.blobs.image_source(
-                library.blobs.original_path(item.sha256, item.ext)))
+                library.blobs.original(item.sha256, item.ext)))
         crops.append(crop_face(opened[face.item_id], face))
     return make_collage(crops, width=width, ratio=ratio), len(crops)

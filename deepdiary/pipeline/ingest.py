@@ -89,8 +89,8 @@ class PhotoIngester:
         """Temp files a killed writer left behind. One whose writer (named in it) is another live
         process or this one, or is on another host, may be a write in flight (a second upload
         job, a CLI run beside the server): it is left alone until it is an hour old."""
-        root = self.library.blobs.root
-        if root.exists():
+        root = self.library.blobs.local_root  # None for a bucket: an object store has no temp files
+        if root is not None and root.exists():
             cutoff = time.time() - TEMP_GRACE_SECONDS
             for tmp in root.glob(f"*/*/{TEMP_PREFIX}*"):
                 try:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlmodel import delete, select
 
-from deepdiary.memory.blobs import sha256_file
+from deepdiary.memory.blobs import blob_digest, sha256_file
 from deepdiary.memory.library import Library
 from deepdiary.memory.sealing import SealBroken, sqlite_connect
 from deepdiary.memory.tables import IndexQueue, Item, ItemPath, ItemStage
@@ -39,7 +39,6 @@ from deepdiary.pipeline.indexing import INDEXED_KINDS, drain_index_queue, indexe
 
 # The photo collections and the enrichment stage whose "done" promises a vector in each.
 PHOTO_VECTORS = {IMAGE_FEATURES: "features", PHOTO_TEXT: "description"}
-THUMB_SUFFIX = ".thumb.webp"
 # An ingest writes a photo's blob and thumbnail before the transaction that names them
 # commits, so a young unreferenced blob may be one in flight: left alone for this long.
 ORPHAN_GRACE_SECONDS = 3600.0
@@ -97,35 +96,32 @@ class LibraryChecker:
         found: list[Finding] = []
         copied = self.library.settings.copy_originals
         known = set()
+        # One listing of the store (a folder's files, a bucket's objects under the library's
+        # prefix), after the catalogue was read: every blob it names was written before that.
+        where = self.blobs.location
+        stored = {where(blob.ref): blob for blob in self.blobs.iter_blobs()}
         for item_id, sha, ext in photos:
             known.add(sha)
-            original = self.blobs.original_path(sha, ext or "")
+            original = self.blobs.original(sha, ext or "")
             if copied:
-                if not original.exists():
+                if where(original) not in stored:
                     found.append(Finding("missing_original", f"original {original.name} is missing",
-                                         item_id, str(original)))
+                                         item_id, where(original)))
                 elif self._digest(original) != sha:
                     found.append(Finding("corrupt_original", f"original {original.name} does not match "
-                                         "its sha256 (damaged on disk)", item_id, str(original)))
-            thumb = self.blobs.thumbnail_path(sha)
-            if not thumb.exists():
-                found.append(Finding("missing_thumbnail", f"thumbnail {thumb.name} is missing", item_id, str(thumb)))
+                                         "its sha256 (damaged on disk)", item_id, where(original)))
+            thumb = self.blobs.thumbnail(sha)
+            if where(thumb) not in stored:
+                found.append(Finding("missing_thumbnail", f"thumbnail {thumb.name} is missing", item_id, where(thumb)))
         files = young = 0
         cutoff = time.time() - self.orphan_grace_seconds
-        if self.blobs.root.is_dir():
-            for path in sorted(self.blobs.root.glob("*/*/*")):
-                if not path.is_file() or path.name.startswith(".tmp-"):
-                    continue  # a write in progress, swept by the next ingest
-                files += 1
-                if _blob_digest(path.name) not in known:
-                    try:
-                        if path.stat().st_mtime > cutoff:
-                            young += 1
-                            continue
-                    except FileNotFoundError:
-                        continue
-                    found.append(Finding("orphan_blob", f"{path.name}: no item has this content",
-                                         None, str(path)))
+        for location, blob in stored.items():
+            files += 1
+            if blob_digest(blob.name) not in known:
+                if blob.modified > cutoff:
+                    young += 1
+                    continue
+                found.append(Finding("orphan_blob", f"{blob.name}: no item has this content", None, location))
         counts["blob_files"] = files
         counts["unreferenced_recent_blobs"] = young
         return found
@@ -157,23 +153,27 @@ class LibraryChecker:
                 continue  # waiting for the next drain: not searchable yet, but not lost
             if r.item_id not in worded:
                 found.append(Finding("missing_text_entry", "not in the text index (words)", r.item_id,
-                                     str(self._text_index_path)))
+                                     self._text_index_path))
             elif r.text.strip() and r.item_id not in embedded:
                 found.append(Finding("missing_text_vector", f"no vector in {TEXTS}", r.item_id, TEXTS))
         for item_id in sorted(worded - stored - queued):
             found.append(Finding("orphan_text_entry", "the text index holds an item the catalogue does not",
-                                 item_id, str(self._text_index_path)))
+                                 item_id, self._text_index_path))
         for item_id in sorted(embedded - stored - queued):
             found.append(Finding("orphan_vector", f"vector {item_id} in {TEXTS} has no message or diary chunk",
                                  item_id, TEXTS))
         return found
 
     @property
-    def _text_index_path(self) -> Path:
-        return self.library.text_index_path
+    def _text_index_path(self) -> str:
+        if self.library.engine.dialect.name == "postgresql":
+            return "text_docs"  # the table in the library's schema
+        return str(self.library.text_index_path)
 
     def _worded_ids(self) -> set[int]:
-        path = self._text_index_path
+        if self.library.engine.dialect.name == "postgresql":
+            return self.library.text_index.indexed_ids()  # reads only: creates no table
+        path = self.library.text_index_path
         if not path.exists():
             return set()
         # Only read, never through TextIndex (which creates its tables); not opened with
@@ -202,7 +202,7 @@ class LibraryChecker:
         for f in by_kind.get("missing_thumbnail", []):
             self._rebuild_thumbnail(f)
         for f in by_kind.get("orphan_blob", []):
-            Path(f.file).unlink(missing_ok=True)
+            self.blobs.delete(self.blobs.ref_at(f.file))
             f.repaired, f.action = True, "deleted"
         orphans: dict[str, list[Finding]] = {}
         for f in by_kind.get("orphan_vector", []):
@@ -240,8 +240,7 @@ class LibraryChecker:
         for source in sources:
             path = Path(source)
             if path.is_file() and sha256_file(path) == item.sha256:
-                target = self.blobs.original_path(item.sha256, item.ext or "")
-                target.unlink(missing_ok=True)
+                self.blobs.delete(self.blobs.original(item.sha256, item.ext or ""))
                 self.blobs.put_file(path, item.sha256, item.ext or "")
                 f.repaired, f.action = True, f"copied again from {path}"
                 return
@@ -253,12 +252,13 @@ class LibraryChecker:
 
         with self.library.read_session() as s:
             item = s.get(Item, f.item_id)
-        original = self.blobs.original_path(item.sha256, item.ext or "")
-        if not original.exists() or self._digest(original) != item.sha256:
+        original = self.blobs.original(item.sha256, item.ext or "")
+        if not self.blobs.exists(original) or self._digest(original) != item.sha256:
             f.repairable = False
             f.action = "cannot be rebuilt: the original is missing or damaged"
             return
-        if self.blobs.sealed:  # decoded in memory: the plaintext never goes to disk
+        plain = self.blobs.local_path(original)
+        if plain is None:  # sealed or in S3: decoded in memory (a sealed plaintext never goes to disk)
             from deepdiary.models.photo_workers import load_upright
 
             try:
@@ -272,7 +272,7 @@ class LibraryChecker:
             f.repaired, f.action = True, "rebuilt from the original"
             return
         try:
-            record = read_photo(original, preview_size=self.library.settings.thumbnail_size)
+            record = read_photo(plain, preview_size=self.library.settings.thumbnail_size)
         except PhotoReadError as exc:
             f.repairable, f.action = False, f"cannot be rebuilt: {exc}"
             return
@@ -280,14 +280,10 @@ class LibraryChecker:
         f.repaired, f.action = True, "rebuilt from the original"
 
 
-    def _digest(self, original: Path) -> str | None:
+    def _digest(self, original) -> str | None:
         """The sha256 of a blob's plaintext; None when a sealed blob does not open (damaged)."""
         try:
             return self.blobs.sha256_of(original)
         except SealBroken:
             return None
 
-
-def _blob_digest(name: str) -> str:
-    """The sha256 a blob file is named after (an original or its thumbnail)."""
-    return name.removesuffix(THUMB_SUFFIX).split(".", 1)[0]

@@ -76,7 +76,8 @@ class ChatIngester:
                 self._ingest_file(job, path, fmt, n, len(files))
                 if progress:
                     progress(n, len(files), path)
-            return job.finish()
+            # With a broker the embedding is a worker's task (the caller enqueues it).
+            return job.finish(defer_index=bool(self.library.settings.broker_url))
 
     def _ingest_file(self, job: JobRecorder, path: Path, fmt: str, n: int, files: int) -> None:
         from deepdiary.connectors.chats import ChatFormatError, read_chats

@@ -53,6 +53,9 @@ def _sqlite_only(ctx: AppContext) -> None:
     if ctx.settings.database_url is not None:
         raise InvalidInput("encryption at rest needs the library's own SQLite catalogue (SQLCipher); "
                            "this one is at database_url")
+    if ctx.settings.chroma_url is not None:
+        raise InvalidInput("encryption at rest keeps the vectors in the library's own folder (their unused "
+                           "slots scrubbed); these are on the Chroma server at chroma_url")
 
 
 def _no_secret(folder: Path) -> LibraryLocked:
@@ -99,6 +102,10 @@ def encrypt_library(ctx: AppContext, progress: ProgressFn | None = None) -> Encr
 
     folder = ctx.settings.library_dir
     _sqlite_only(ctx)
+    if ctx.settings.s3_bucket:
+        raise InvalidInput(f"encrypting in place seals the blobs in the library's folder; this library's are in the "
+                           f"S3 bucket {ctx.settings.s3_bucket}: `deepdiary init --encrypt` a new library (its blobs "
+                           "are sealed before they are uploaded) and ingest into it")
     if not (folder / "catalogue.db").exists():
         raise InvalidInput(f"no library at {folder}; `deepdiary init --encrypt` makes a new encrypted one")
     ring = Keyring.load(folder)

@@ -80,13 +80,26 @@ def _photos(ctx: AppContext, item_ids: list[int] | None) -> list[dict]:
     with ctx.read() as s:
         ids = photo_ids(s) if not item_ids else item_ids
         records = [item_details(s, i, ctx.library.blobs) for i in ids]
+    blobs = ctx.library.blobs
     for record in records:
         if not record.get("original"):
             raise InvalidInput(f"item {record['id']} has no stored file (a {record['kind']})")
-        if not Path(record["original"]).is_file():
-            raise InvalidInput(f"item {record['id']}: its original is not in the library's blob folder "
+        if not blobs.exists(blobs.ref_at(record["original"])):
+            raise InvalidInput(f"item {record['id']}: its original is not in the library's blob store "
                                "(ingested with copy_originals off)")
     return records
+
+
+def _as_stored(ctx: AppContext, location: str):
+    """A blob as the storage backend takes it: its file, or its bytes as stored (sealed or not)."""
+    blobs = ctx.library.blobs
+    ref = blobs.ref_at(location)
+    return blobs.stored_path(ref) or blobs.stored_bytes(ref)
+
+
+def _has(ctx: AppContext, location: str | None) -> bool:
+    blobs = ctx.library.blobs
+    return bool(location) and blobs.exists(blobs.ref_at(location))
 
 
 def pin_photos(ctx: AppContext, item_ids: list[int] | None = None, backend: str | None = None) -> PinReport:
@@ -98,9 +111,8 @@ def pin_photos(ctx: AppContext, item_ids: list[int] | None = None, backend: str 
     store = storage_backend(ctx, backend)
     try:
         for record in records:
-            original = store.put(Path(record["original"]))
-            thumb_path = Path(record["thumbnail"])
-            thumbnail = store.put(thumb_path) if thumb_path.is_file() else None
+            original = store.put(_as_stored(ctx, record["original"]))
+            thumbnail = store.put(_as_stored(ctx, record["thumbnail"])) if _has(ctx, record.get("thumbnail")) else None
             blobs += 1 + (thumbnail is not None)
             size += original.size + (thumbnail.size if thumbnail else 0)
             pinned.append(PinnedBlob(id=record["id"], original=original.cid,
@@ -128,9 +140,9 @@ def read_pinned(ctx: AppContext, cid: str, backend: str | None = None) -> bytes:
         store.close()
 
 
-def _plaintext(ctx: AppContext, path: Path) -> bytes:
+def _plaintext(ctx: AppContext, location: str) -> bytes:
     blobs = ctx.library.blobs
-    return blobs.read(path) if blobs.sealed else path.read_bytes()
+    return blobs.read(blobs.ref_at(location))
 
 
 _LOCAL_ONLY = ("path", "paths", "original", "thumbnail", "stages")  # the user's own folders; bookkeeping
@@ -167,10 +179,10 @@ def export_car(ctx: AppContext, item_ids: list[int], out: Path) -> CarExport:
                     write_car(body, [], [block], header=False)
 
             for record in records:
-                photo = file_dag(_plaintext(ctx, Path(record["original"])), emit)
+                photo = file_dag(_plaintext(ctx, record["original"]), emit)
                 entries = {f"photo{record.get('ext') or Path(record['original']).suffix}": photo}
-                thumb_path = Path(record["thumbnail"])
-                thumbnail = file_dag(_plaintext(ctx, thumb_path), emit) if thumb_path.is_file() else None
+                has_thumbnail = _has(ctx, record.get("thumbnail"))
+                thumbnail = file_dag(_plaintext(ctx, record["thumbnail"]), emit) if has_thumbnail else None
                 if thumbnail:
                     entries["thumbnail.webp"] = thumbnail
                 facts = facts_of(record)

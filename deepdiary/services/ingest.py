@@ -68,6 +68,13 @@ def ingest_photos(ctx: AppContext, paths: list[Path], enrich: bool = True,
 
     roots = _existing(paths)
     report = PhotoIngester(ctx.library).run(roots, progress=for_paths(progress, "ingest"), phase_progress=progress)
+    queued = {}
+    if enrich and ctx.settings.broker_url:
+        # Each photo's enrichment is a task for `deepdiary worker`: the job's progress is in `jobs`.
+        from deepdiary.services.tasks import enqueue_enrichment
+
+        queued["enrich_job"] = enqueue_enrichment(ctx, roots)
+        enrich = False
     enriched = enrich_photos(ctx, progress=progress, refresh=False) if enrich else None
     refresh_events(ctx)
     if ctx.settings.blob_backend != "local" and report.item_ids:
@@ -76,7 +83,7 @@ def ingest_photos(ctx: AppContext, paths: list[Path], enrich: bool = True,
         from deepdiary.services.exports import pin_photos
 
         pin_photos(ctx, report.item_ids)
-    return PhotoIngestResult(**report.as_dict(), enrich=enriched)
+    return PhotoIngestResult(**report.as_dict(), enrich=enriched, **queued)
 
 
 def enrich_photos(ctx: AppContext, stages: list[str] | None = None, force: bool = False,
@@ -114,6 +121,10 @@ def ingest_text(ctx: AppContext, kind: str, paths: list[Path], fmt: str = "auto"
     roots = _existing(paths)
     ingester = {"chats": ChatIngester, "diary": DiaryIngester, "tracks": TrackIngester}[kind](ctx.library)
     report = ingester.run(roots, progress=for_paths(progress, f"ingest {kind}"), **kw)
+    if report.index_deferred:  # a broker is set: embedding and indexing are a worker's task
+        from deepdiary.services.tasks import enqueue_index
+
+        enqueue_index(ctx, report.job_id)
     refresh_events(ctx)
     if learn_facts and kind == "chats":
         from deepdiary.services.facts import learn_facts as learn

@@ -56,13 +56,23 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
     try:
         staging = work / "library"
         copied = snapshot(ctx.settings.library_dir, ctx.settings.catalogue_url, staging,
-                          vectors_lock=library.vectors._lock, key=library.key)
+                          vectors_lock=library.vectors._lock, key=library.key, vectors=library.vectors,
+                          schema=None if ctx.settings.catalogue_url.startswith("sqlite") else
+                          ctx.settings.library_namespace)
         counts: dict[str, int] = {"files": copied["files"]}
+        if library.blobs.local_root is None:  # blobs in S3: downloaded (as stored, sealed or not) last
+            counts["blobs_downloaded"] = library.blobs.copy_into(staging / "blobs")
+        if "vectors_exported" in copied:
+            counts["vectors_exported"] = copied["vectors_exported"]
         reconciled = 0
         if copied["catalogue"] == CATALOGUE:
             # What committed after the catalogue was copied (a blob, a vector, a text entry)
             # is dropped from the snapshot, so it is exactly the catalogue copy's library.
-            snap = AppContext(ctx.settings.model_copy(update={"home": staging, "database_url": None}), ctx.models)
+            # Its own folder's vectors too (a server's were exported into it): never the
+            # server's, where the repair below would delete the live library's vectors.
+            snap = AppContext(ctx.settings.model_copy(update={"home": staging, "database_url": None,
+                                                              "chroma_url": None, "s3_bucket": None}),
+                              ctx.models)
             snap.key = library.key  # an encrypted library's snapshot opens with the same key
             try:
                 checker = LibraryChecker(snap.library, orphan_grace_seconds=0)  # nobody writes a snapshot
@@ -77,7 +87,8 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
         created = datetime.now(UTC).isoformat(timespec="seconds")
         digest = sha256_of(staging / copied["catalogue"])
         manifest = {"version": BACKUP_VERSION, "created": created, "library": str(ctx.settings.library_dir),
-                    "catalogue": copied["catalogue"], "catalogue_sha256": digest, "counts": counts}
+                    "catalogue": copied["catalogue"], "catalogue_sha256": digest, "counts": counts,
+                    "vectors": copied["vectors"]}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         os.rename(staging, out)
     finally:

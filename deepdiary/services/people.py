@@ -141,8 +141,8 @@ def face_crop(ctx: AppContext, face_id: int, size: int = 192) -> bytes:
         item = s.get(Item, face.item_id) if face else None
         if face is None or item is None:
             raise NotFound(f"no face {face_id}")
-        path = ctx.library.blobs.original_path(item.sha256, item.ext)
-    crop = crop_face(load_upright(ctx.library.blobs.image_source(path)), face).convert("RGB")
+        ref = ctx.library.blobs.original(item.sha256, item.ext)
+    crop = crop_face(load_upright(ctx.library.blobs.image_source(ref)), face).convert("RGB")
     crop.thumbnail((size, size))
     out = io.BytesIO()
     crop.save(out, "JPEG", quality=85)

@@ -25,11 +25,18 @@ def stored_file(ctx: AppContext, path: Path) -> StoredFile:
 
 
 def photo_file(ctx: AppContext, item_id: int, which: str = "thumbnail") -> StoredFile:
-    """A photo's ``thumbnail`` or ``original`` file."""
-    path = show_item(ctx, item_id).root.get(which)
-    if not path or not Path(path).is_file():
+    """A photo's ``thumbnail`` or ``original`` file, from whichever blob store holds it: a file to
+    stream, or its bytes (opened when sealed, downloaded from S3)."""
+    location = show_item(ctx, item_id).root.get(which)
+    blobs = ctx.library.blobs
+    ref = blobs.ref_at(location) if location else None
+    if ref is None or not blobs.exists(ref):
         raise NotFound(f"photo {item_id} has no {which} file")
-    return stored_file(ctx, Path(path))
+    try:
+        found = blobs.open(ref)
+    except FileNotFoundError:  # removed since
+        raise NotFound(f"photo {item_id} has no {which} file") from None
+    return StoredFile(found.path or Path(found.name), found.data)
 
 
 def rate_item(ctx: AppContext, item_id: int, stars: int) -> Rating:

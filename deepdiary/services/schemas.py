@@ -100,6 +100,8 @@ class JobRow(BaseModel):
     pid: int | None
     hostname: str | None
     pending: int
+    heartbeat_at: str | None = None  # a job Celery workers carry: when one last took or settled its tasks
+    queued: int = 0  # its items still waiting for a worker
 
 
 class Rating(BaseModel):

@@ -64,8 +64,10 @@ def _info(ctx: AppContext, row) -> UserInfo:
 
 def _open(home: AppContext, row) -> AppContext:
     folder = home.access.user_folder(row)
-    # A user's library is always SQLite in its own folder, whatever catalogue the owner's uses.
-    settings = home.settings.model_copy(update={"home": folder, "database_url": None})
+    # A user's library is always SQLite in its own folder, whatever catalogue the owner's uses,
+    # and so are its vectors (on a server they would share the owner's database whenever the
+    # owner's namespace is set, and a backup of the home copies only their folder).
+    settings = home.settings.model_copy(update={"home": folder, "database_url": None, "chroma_url": None})
     return AppContext(settings, home.models,
                       user=LibraryUser(id=row.id, name=row.name, home=home.settings.library_dir, access=home.access))
 

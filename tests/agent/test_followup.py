@@ -13,6 +13,10 @@ from deepdiary.core.settings import Settings
 from tests.agent.conftest import TODAY
 
 
+# A library is copied here by copying its folder, which holds all of it only when embedded.
+pytestmark = pytest.mark.embedded
+
+
 @pytest.fixture
 def with_faces(demo_folder, tmp_path):
     """A copy of the demo library where Li Lei and Alice are in the Hangzhou photos, Bob in one."""

@@ -3,6 +3,8 @@
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from multiformats import CID
@@ -27,6 +29,7 @@ def test_migrations_build_exactly_the_declared_tables(tmp_path):
     assert schema_revision(lib.engine) == head_revision()
 
 
+@pytest.mark.embedded
 def test_library_folder_precedence(tmp_path, monkeypatch):
     monkeypatch.delenv("DEEPDIARY_HOME", raising=False)
     assert load_settings().library_dir == Path("~/.deepdiary").expanduser().resolve()
