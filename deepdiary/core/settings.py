@@ -209,6 +209,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def catalogue_schema(self) -> str | None:
+        """The library's schema on a server database (its namespace); None for its own SQLite file."""
+        return None if self.catalogue_url.startswith("sqlite") else self.library_namespace
+
+    @property
     def library_namespace(self) -> str:
         """The library's name on shared servers, the same on every machine that sets it, so a
         worker elsewhere reaches the same schema, Chroma database and S3 prefix."""

@@ -66,8 +66,7 @@ class Library:
 
     @cached_property
     def engine(self) -> Engine:
-        schema = None if self.settings.catalogue_url.startswith("sqlite") else self.settings.library_namespace
-        return make_engine(self.settings.catalogue_url, self.key, schema)
+        return make_engine(self.settings.catalogue_url, self.key, self.settings.catalogue_schema)
 
     @property
     def encrypted(self) -> bool:

@@ -319,12 +319,8 @@ class TextIndex:
         if not rows:
             return []
         worded = set(self.words.present([r.item_id for r in rows]))
-        embedded = self._embedded([r.item_id for r in rows if r.text.strip()])
+        embedded = self.vectors.has(TEXTS, [r.item_id for r in rows if r.text.strip()])
         return [r for r in rows if r.item_id not in worded or (r.text.strip() and r.item_id not in embedded)]
-
-    def _embedded(self, ids: list[int]) -> set[int]:
-        """Which of ``ids`` have a vector."""
-        return self.vectors.has(TEXTS, ids)
 
     def indexed_ids(self) -> set[int]:
         return self.words.indexed_ids()

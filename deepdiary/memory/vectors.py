@@ -42,11 +42,6 @@ _PAGE = 5000  # ids or vectors read per call when a whole collection is read
 class VectorIndex:
     """The operations the app needs from a vector store, by collection name and item id."""
 
-    def __new__(cls, *args, **kwargs):
-        # Like pathlib.Path: ``VectorIndex(folder)`` is the local index on that folder, as it
-        # was before there were two kinds.
-        return object.__new__(LocalVectors if cls is VectorIndex else cls)
-
     _lock: threading.Lock
 
     # What each implementation provides.

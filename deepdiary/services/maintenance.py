@@ -57,8 +57,7 @@ def backup_library(ctx: AppContext, out: Path) -> BackupResult:
         staging = work / "library"
         copied = snapshot(ctx.settings.library_dir, ctx.settings.catalogue_url, staging,
                           vectors_lock=library.vectors._lock, key=library.key, vectors=library.vectors,
-                          schema=None if ctx.settings.catalogue_url.startswith("sqlite") else
-                          ctx.settings.library_namespace)
+                          schema=ctx.settings.catalogue_schema)
         counts: dict[str, int] = {"files": copied["files"]}
         if library.blobs.local_root is None:  # blobs in S3: downloaded (as stored, sealed or not) last
             counts["blobs_downloaded"] = library.blobs.copy_into(staging / "blobs")

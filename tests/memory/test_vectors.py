@@ -10,7 +10,7 @@ import pytest
 from deepdiary.core.errors import InvalidInput, StorageUnavailable
 from deepdiary.core.settings import Settings
 from deepdiary.memory.text_index import TEXTS
-from deepdiary.memory.vectors import (IMAGE_FEATURES, PHOTO_TEXT, ChromaServerVectors, LocalVectors, VectorIndex,
+from deepdiary.memory.vectors import (IMAGE_FEATURES, PHOTO_TEXT, ChromaServerVectors, LocalVectors,
                                       close_client, scrub_unused_slots)
 from tests.sealed_library import CHAT_PHRASE
 from tests.servers import chroma as chroma_server
@@ -28,7 +28,7 @@ def test_freed_memory_in_unused_hnsw_slots_is_zeroed_and_search_is_unchanged(tmp
     """Chroma writes every slot of a segment's buffer, used or not, from unzeroed memory; in an
     encrypted library the unused ones are zeroed after each write, so no freed text stays."""
     vectors = _vectors(30)
-    index = VectorIndex(tmp_path / "vectors")
+    index = LocalVectors(tmp_path / "vectors")
     index.upsert("photo_text", list(range(1, 31)), vectors)
     before = index.nearest("photo_text", vectors[4], k=5)
     close_client(index)
@@ -47,7 +47,7 @@ def test_freed_memory_in_unused_hnsw_slots_is_zeroed_and_search_is_unchanged(tmp
     assert SECRET not in data.read_bytes() and data.stat().st_size == size
     assert SECRET not in levels.read_bytes() and levels.stat().st_size == levels_size
     assert scrub_unused_slots(tmp_path / "vectors") == 0  # nothing left to zero: no write
-    again = VectorIndex(tmp_path / "vectors", scrub_unused=True)
+    again = LocalVectors(tmp_path / "vectors", scrub_unused=True)
     assert again.nearest("photo_text", vectors[4], k=5) == before
     again.upsert("photo_text", [31], _vectors(31)[30:])
     assert again.nearest("photo_text", vectors[4], k=5)[0][0] == 5

@@ -70,7 +70,7 @@ def test_search_goes_through_clip(tiny_clip, tmp_path):
     assert shown["stages"]["features"]["model"] == "efficientnet-lite0+clip"
     found = json.loads(run("search", "photos", "--query", "a red square", "--json").stdout)
     assert len(found) == 2 and all(r["score"] is not None for r in found)
-    from deepdiary.memory.vectors import CLIP_IMAGE, VectorIndex
+    from deepdiary.memory.vectors import CLIP_IMAGE, LocalVectors
 
-    stored = VectorIndex(tmp_path / "lib" / "vectors").get(CLIP_IMAGE)
+    stored = LocalVectors(tmp_path / "lib" / "vectors").get(CLIP_IMAGE)
     assert sorted(stored) == sorted(report["item_ids"]) and all(v.shape == (32,) for v in stored.values())
