@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -139,13 +140,15 @@ def test_scrolling_down_loads_the_next_pages_until_every_photo_is_shown(page, we
     assert len(expected) > 8
     page.goto(web.url + "/")
     page.wait_for_selector("#results a.thumb")
-    for _ in range(len(expected)):
-        if page.locator("#results a.thumb").count() == len(expected):
-            break
+    # Keep scrolling like a reader would until every page is in: on a busy machine a page can
+    # arrive after the scrolling stopped, and then the sentinel sits below the fold until the next wheel.
+    done = ("n => document.querySelectorAll('#results a.thumb').length === n "
+            "&& document.getElementById('results').dataset.state === 'ready'")
+    deadline = time.monotonic() + 60
+    while not page.evaluate(done, len(expected)):
+        assert time.monotonic() < deadline, f"{page.locator('#results a.thumb').count()} of {len(expected)} shown"
         page.mouse.wheel(0, 5000)
         page.wait_for_timeout(300)
-    page.wait_for_function("n => document.querySelectorAll('#results a.thumb').length === n "
-                           "&& document.getElementById('results').dataset.state === 'ready'", arg=len(expected))
     shown = [int(i) for i in page.eval_on_selector_all("#results a.thumb", "els => els.map((e) => e.dataset.id)")]
     assert shown == expected  # every photo once, in date order
     assert page.inner_text("#result-count") == f"{len(expected)} photos"
