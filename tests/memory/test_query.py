@@ -145,3 +145,73 @@ def test_cli_json_is_the_same_search(photo_library):
         assert Path(hit["thumbnail"]).is_file()
     else:
         assert hit["thumbnail"].startswith("s3://") and lib.blobs.exists(lib.blobs.ref_at(hit["thumbnail"]))
+
+
+@pytest.fixture(scope="module")
+def many_photos(tmp_path_factory):
+    """Forty photos over three cities and nowhere, three layouts, two colours, a few rated and
+    a few undated, so that a small date window fills, falls short and falls back."""
+    from sqlalchemy import update
+
+    from deepdiary.core.settings import Settings
+    from deepdiary.memory.library import Library
+    from deepdiary.memory.tables import Item
+
+    root = tmp_path_factory.mktemp("window")
+    cities = [HANGZHOU, PARIS, BEIJING, None]
+    sizes = [(320, 240), (240, 320), (300, 300)]
+    for i in range(40):
+        spec = dict(size=sizes[i % 3], background=BLUE if i % 4 < 2 else RED, taken=datetime(2020 + i % 5, 1 + i % 12, 1 + i % 27, 9),
+                    make="Canon" if i % 5 == 0 else "Apple", model="EOS R6" if i % 5 == 0 else "iPhone 13")
+        if cities[i % 4]:
+            spec["gps"] = cities[i % 4]
+        make_photo(root / "photos" / f"p{i:02d}.jpg", **spec)
+    lib = Library.open(Settings(home=root / "lib"))
+    assert PhotoIngester(lib).run([root / "photos"]).added == 40
+    with lib.session() as s:
+        ids = {Path(p.path).name: p.item_id for p in s.exec(__import__("sqlmodel").select(ItemPath))}
+        for i in range(0, 40, 3):
+            set_rating(s, ids[f"p{i:02d}.jpg"], 4)
+        s.exec(update(Item).where(Item.id.in_([ids[f"p{i:02d}.jpg"] for i in (1, 6, 13, 22)])).values(taken_at=None))
+        s.commit()
+    yield lib
+    lib.close()
+
+
+WINDOW_QUERIES = [
+    dict(place="Hangzhou"), dict(place="杭州", layout="wide"), dict(min_rating=4),
+    dict(near_lat=PARIS[0], near_lon=PARIS[1], radius_km=30, colours=[ColourFacet(name="blue", region="image")]),
+    dict(camera="canon"), dict(date_from=datetime(2021, 1, 1), date_to=datetime(2023, 6, 30), layout="tall"),
+    dict(colours=[ColourFacet(name="red", region="image")], layout="square"),
+]
+
+
+@pytest.mark.parametrize("window", [1, 5, 1_000_000])
+def test_a_page_is_the_same_however_far_the_date_window_reaches(many_photos, monkeypatch, window):
+    # The date window (memory/query.py) must give the page the planner's own plan gives: the same
+    # photos in the same order, undated ones where the database puts them, for every depth.
+    import deepdiary.memory.query as query
+
+    lib = many_photos
+
+    def page(facets, planner: bool):
+        with monkeypatch.context() as m:
+            m.setattr(query, "DATE_WINDOW", window)
+            m.setattr(query, "WINDOW_PER_RESULT", 1)
+            if planner:
+                m.setattr(query, "_ids_in_date_window", lambda *a: None)
+            with lib.session() as s:
+                p = search_photos(s, PhotoQuery(**facets), lib)
+        return [r.id for r in p.results], p.has_more
+
+    seen = 0
+    for facets in WINDOW_QUERIES:
+        for newest in (False, True):
+            everything, _ = page(dict(facets, newest_first=newest, limit=100), planner=True)
+            assert everything, facets
+            for limit, offset in ((1, 0), (3, 0), (3, 2), (4, 5), (50, 0)):
+                f = dict(facets, newest_first=newest, limit=limit, offset=offset)
+                assert page(f, planner=False) == page(f, planner=True), f
+                assert page(f, planner=False)[0] == everything[offset:offset + limit]
+                seen += 1
+    assert seen == len(WINDOW_QUERIES) * 10
