@@ -35,6 +35,7 @@ RRF_K = 60
 LARGE_INDEX = 50_000
 COMMON_SHARE = 0.02
 MAX_TERMS = 8
+POSTING_BUDGET = 20_000
 DENSE_WEIGHT = 0.2  # on LoCoMo, dense alone is weak (recall@5 0.13) but it bridges languages
 CONTEXT_WEIGHT = 0.35
 # Chroma inserts cost far less per vector in big batches (it allows up to 5,461 per call);
@@ -173,6 +174,11 @@ class Fts5Words(WordIndex):
                 "conversation TEXT, kind TEXT)")
             con.execute("CREATE INDEX IF NOT EXISTS meta_t ON meta(t)")
             con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS docs_vocab USING fts5vocab(docs, row)")
+            # The number of documents, kept by the writers: count(*) reads the whole table, and
+            # every search asks it (a tenth of a big index's query time).
+            con.execute("CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), docs INTEGER NOT NULL)")
+            con.execute("INSERT OR IGNORE INTO totals SELECT 1, count(*) FROM meta")
+            con.commit()
             self._con = con
         return self._con
 
@@ -195,6 +201,7 @@ class Fts5Words(WordIndex):
             con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?, ?, ?, ?)",
                             [(r.item_id, r.time.timestamp() if r.time else None, r.sender.lower(),
                               r.conversation, r.kind) for r in rows])
+            con.execute("UPDATE totals SET docs = docs + ? WHERE id = 1", (len(set(ids) - set(present)),))
             con.commit()
 
     def present(self, ids: list[int]) -> list[int]:
@@ -218,17 +225,19 @@ class Fts5Words(WordIndex):
                 part = ids[i:i + 900]
                 marks = ",".join("?" * len(part))
                 self.con.execute(f"DELETE FROM docs WHERE item_id IN ({marks})", part)
-                self.con.execute(f"DELETE FROM meta WHERE item_id IN ({marks})", part)
+                gone = self.con.execute(f"DELETE FROM meta WHERE item_id IN ({marks})", part).rowcount
+                self.con.execute("UPDATE totals SET docs = docs - ? WHERE id = 1", (gone,))
             self.con.commit()
 
     def clear(self) -> None:
         with self._lock:
             self.con.execute("DELETE FROM docs")
             self.con.execute("DELETE FROM meta")
+            self.con.execute("UPDATE totals SET docs = 0 WHERE id = 1")
             self.con.commit()
 
     def count(self) -> int:
-        return self.con.execute("SELECT count(*) FROM meta").fetchone()[0]
+        return self.con.execute("SELECT docs FROM totals WHERE id = 1").fetchone()[0]
 
     def doc_freq(self, terms: list[str]) -> dict[str, int]:
         marks = ",".join("?" * len(terms))
@@ -340,15 +349,25 @@ class TextIndex:
         """Drop the terms that cost the most and rank the least.
 
         On a large index, a term found in more than COMMON_SHARE of the documents makes
-        BM25 score a good part of the collection while barely moving the ranking; the
-        rarest MAX_TERMS terms are kept (always at least one).
+        BM25 score a good part of the collection while barely moving the ranking. The
+        rarest terms are kept, at most MAX_TERMS, while the documents they hold together stay
+        within POSTING_BUDGET (always at least one term): BM25 scores every document a kept
+        term holds, so that bound is what keeps a query's cost from growing with the index.
+        The terms left out are the ones whose weight (IDF) is lowest.
         """
         total = self.words.count()
         if total < LARGE_INDEX:
             return terms
         df = self.words.doc_freq(terms)
         ranked = sorted(terms, key=lambda t: df.get(t, 0))
-        kept = [t for t in ranked if df.get(t, 0) <= COMMON_SHARE * total][:MAX_TERMS]
+        kept: list[str] = []
+        postings = 0
+        for term in ranked[:MAX_TERMS]:
+            n = df.get(term, 0)
+            if n > COMMON_SHARE * total or (kept and postings + n > POSTING_BUDGET):
+                break
+            kept.append(term)
+            postings += n
         return kept or ranked[:1]
 
     def bm25(self, query: str, k: int, f: TextFilter) -> list[tuple[int, float]]:
