@@ -14,6 +14,7 @@
 
     python bench/scale.py [--photos 100000,1000000] [--messages 100000,1000000] [--queries 200]
                           [--skip photos,chats,workers] [--worker-photos 50]
+                          [--databases SQLite,PostgreSQL] [--chat-where embedded,servers]
 
 The servers are started from tests/servers (Debian's postgresql and redis-server, chromadb's
 own `chroma run`) in a temporary folder and stopped at the end.
@@ -107,6 +108,8 @@ def main() -> None:
     parser.add_argument("--messages", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip", default="", help="comma-separated: photos, chats, workers")
+    parser.add_argument("--databases", default="SQLite,PostgreSQL", help="facet search on these")
+    parser.add_argument("--chat-where", default="embedded,servers", help="chat search on these")
     parser.add_argument("--worker-photos", type=int, default=50)
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -117,6 +120,8 @@ def main() -> None:
             rows = []
             for n in map(int, args.photos.split(",")):
                 for where, env in (("SQLite", {}), ("PostgreSQL", pg)):
+                    if where not in args.databases.split(","):
+                        continue
                     rows.append((where, n, *facet_p95(tmp / f"photos-{where}-{n}", env, n, args.queries)))
                     print(f"  {rows[-1]}", flush=True)
             growth_table("facet search (in process, one at a time)", rows,
@@ -126,6 +131,8 @@ def main() -> None:
             rows = []
             for n in map(int, args.messages.split(",")):
                 for where, env in (("embedded", {}), ("servers", servers)):
+                    if where not in args.chat_where.split(","):
+                        continue
                     rows.append((where, n, *chat_p95(tmp / f"chats-{where}-{n}", env, n, args.queries)))
                     print(f"  {rows[-1]}", flush=True)
             growth_table("chat search (search_chats: BM25 + dense, fused)", rows,
