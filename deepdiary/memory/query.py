@@ -292,7 +292,9 @@ def _ids_in_date_window(session: Session, q: PhotoQuery, facets: list) -> list[i
 
     ids = undated(need) if undated_first else []
     if len(ids) < need:
-        last = session.exec(select(Item.taken_at).where(*dated).order_by(*by_date)
+        # By date alone: ties do not move the bound, and PostgreSQL's (kind, taken_at) index
+        # then answers it without a sort.
+        last = session.exec(select(Item.taken_at).where(*dated).order_by(by_date[0])
                             .offset(window - 1).limit(1)).first()
         bound = [] if last is None else [Item.taken_at >= last if desc else Item.taken_at <= last]
         ids += matching(*dated, *bound, limit=need - len(ids))

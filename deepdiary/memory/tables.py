@@ -65,6 +65,9 @@ class Item(SQLModel, table=True):
     __table_args__ = (
         Index("ix_items_kind_taken", "kind", "taken_at"),
         Index("ix_items_lat_lon", "lat", "lon"),
+        # A faceted search walks photos in date order and tests place, rating and position
+        # on each (memory/query.py): from this index alone, without reading the rows.
+        Index("ix_items_photo_facets", "kind", "taken_at", "id", "place_id", "rating", "lat", "lon"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
