@@ -179,8 +179,9 @@ class Fts5Words(WordIndex):
             # The number of documents, kept by the writers: count(*) reads the whole table, and
             # every search asks it (a tenth of a big index's query time).
             con.execute("CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), docs INTEGER NOT NULL)")
-            con.execute("INSERT OR IGNORE INTO totals SELECT 1, count(*) FROM meta")
-            con.commit()
+            if con.execute("SELECT 1 FROM totals WHERE id = 1").fetchone() is None:  # an index from before: once
+                con.execute("INSERT INTO totals SELECT 1, count(*) FROM meta")
+                con.commit()
             self._con = con
         return self._con
 
