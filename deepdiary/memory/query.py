@@ -142,33 +142,35 @@ def _date_range(q: PhotoQuery) -> list:
     return cond
 
 
-def _conditions(session: Session, q: PhotoQuery, models=None, row_only: bool = False) -> list:
-    """Every other facet. ``row_only`` keeps the items columns off their own indexes (``col + 0``
-    is the same value but no index's key), for a scan that already walks the date index."""
-    def col(c):
-        return c + 0 if row_only else c
+def _conditions(session: Session, q: PhotoQuery, models=None) -> tuple[list, list]:
+    """Every other facet, twice: as written, and with the items columns kept off their own
+    indexes (``col + 0`` is the same value but no index's key) for a scan that already walks
+    the date index. One pass, so each name is looked up once."""
+    cond: list = []  # each entry: a condition, or an (as written, row only) pair
 
-    cond = []
+    def on_items(make):
+        cond.append((make(lambda c: c), make(lambda c: c + 0)))
+
     if q.weekdays:
         cond.append(_weekday(session, Item.taken_at).in_([(d + 1) % 7 for d in q.weekdays]))
     if q.place:
-        cond.append(col(Item.place_id).in_(place_ids_matching(session, q.place)))
+        places = place_ids_matching(session, q.place)
+        on_items(lambda col: col(Item.place_id).in_(places))
     if q.near_lat is not None and q.near_lon is not None:
         # A bounding box the lat/lon index can use, then the haversine distance.
         dlat = q.radius_km / KM_PER_DEGREE
         coslat = math.cos(math.radians(q.near_lat))
         dlon = 360.0 if coslat < 1e-6 else min(dlat / coslat, 360.0)
-        cond += [
-            col(Item.lat).between(q.near_lat - dlat, q.near_lat + dlat),
-            col(Item.lon).between(q.near_lon - dlon, q.near_lon + dlon) if dlon < 180 else Item.lon.is_not(None),
-        ]
+        on_items(lambda col: col(Item.lat).between(q.near_lat - dlat, q.near_lat + dlat))
+        on_items(lambda col: col(Item.lon).between(q.near_lon - dlon, q.near_lon + dlon) if dlon < 180
+                 else Item.lon.is_not(None))
     if q.layout:
         cond.append(PhotoMeta.layout == q.layout)
     if q.camera:
         like = f"%{q.camera.lower()}%"
         cond.append(or_(func.lower(PhotoMeta.camera_make).like(like), func.lower(PhotoMeta.camera_model).like(like)))
     if q.min_rating is not None:
-        cond.append(col(Item.rating) >= q.min_rating)
+        on_items(lambda col: col(Item.rating) >= q.min_rating)
     for c in q.colours:
         cond.append(exists().where(and_(
             ItemColour.item_id == Item.id, ItemColour.name == c.name,
@@ -204,7 +206,8 @@ def _conditions(session: Session, q: PhotoQuery, models=None, row_only: bool = F
         cond.append(exists().where(and_(
             ItemCategory.item_id == Item.id, ItemCategory.category_id == Category.id,
             func.lower(Category.name) == q.category.strip().lower())))
-    return cond
+    written = [c[0] if isinstance(c, tuple) else c for c in cond]
+    return written, [c[1] if isinstance(c, tuple) else c for c in cond]
 
 
 def _weekday(session: Session, column):
@@ -225,11 +228,10 @@ def search_photos(session: Session, q: PhotoQuery, library) -> PhotoPage:
     scores = _relevance(session, q, library)
     order = (Item.taken_at.desc(), Item.id.desc()) if q.newest_first else (Item.taken_at.asc(), Item.id.asc())
     if scores is None or q.by_date:
-        ids = None
-        if scores is None and (facets := _conditions(session, q, library.models, row_only=True)):
-            ids = _ids_in_date_window(session, q, facets)
+        written, row_only = _conditions(session, q, library.models)
+        ids = _ids_in_date_window(session, q, row_only) if scores is None and row_only else None
         if ids is None:
-            conditions = _date_range(q) + _conditions(session, q, library.models)
+            conditions = _date_range(q) + written
             # The page's ids first, from the (kind, taken_at) index alone: skipping 50,000 rows of
             # a deep gallery page costs milliseconds there, but a join for every skipped row.
             ids_stmt = select(Item.id).where(*conditions)
@@ -239,7 +241,7 @@ def search_photos(session: Session, q: PhotoQuery, library) -> PhotoPage:
                 ids_stmt = ids_stmt.where(Item.id.in_(list(scores)))
             ids = list(session.exec(ids_stmt.order_by(*order).offset(q.offset).limit(q.limit + 1)))
     else:
-        conditions = _date_range(q) + _conditions(session, q, library.models)
+        conditions = _date_range(q) + _conditions(session, q, library.models)[0]
         matching = session.exec(select(Item.id).join(PhotoMeta, PhotoMeta.item_id == Item.id)
                                 .where(*conditions, Item.id.in_(list(scores)))).all()
         ids = sorted(matching, key=lambda i: (-scores[i], i))[q.offset: q.offset + q.limit + 1]
