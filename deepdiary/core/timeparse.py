@@ -38,12 +38,23 @@ WEEKDAYS = {d.lower(): i for i, d in enumerate(calendar.day_name)}
 _ZH_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 
 
+VAGUE_RECENT_EN = r"\brecently\b|\blately\b|\bthese days\b"
+VAGUE_RECENT_ZH = r"最近(?!一次)|近期"
+VAGUE_RECENT = rf"{VAGUE_RECENT_EN}|{VAGUE_RECENT_ZH}"
+
+
 @dataclass
 class TimeRange:
     start: datetime
     end: datetime
     text: str  # the words that named it
     span: tuple[int, int] | None = None  # where they are in the text
+
+    @property
+    def vague(self) -> bool:
+        """Whether the words only say "not long ago" ("recently", "lately", "最近"): a
+        question's hint of when, not a bound on it."""
+        return re.fullmatch(VAGUE_RECENT, self.text) is not None
 
 
 def _month(y: int, m: int) -> tuple[datetime, datetime]:
@@ -195,7 +206,7 @@ def _rules(today: date) -> list[tuple[str, callable]]:
         (rf"({CN_NUM})年前", lambda m: _year(t.year - cn_int(m[1]))),
         (rf"({CN_NUM})(天|{_ZH_WEEK}|个月)前", lambda m: _ago(t, cn_int(m[1]), m[2])),
         (rf"(?:最近|过去|近)的?({CN_NUM})(天|{_ZH_WEEK}|个月|年)", lambda m: _rolling(t, cn_int(m[1]), m[2])),
-        (r"最近(?!一次)|近期", lambda m: _days(t - timedelta(days=30), t)),
+        (VAGUE_RECENT_ZH, lambda m: _days(t - timedelta(days=30), t)),
         (r"上个?(?:周末|星期末|礼拜末)", lambda m: _weekend(t, -1)),
         (r"(?:这个?|本)(?:周末|星期末|礼拜末)", lambda m: _weekend(t, 0)),
         (r"上个?月", lambda m: _month(*_shift_month(t, -1))),
@@ -225,7 +236,7 @@ def _rules(today: date) -> list[tuple[str, callable]]:
         (rf"\b(?:in |over )?the (?:past|last) ({EN_NUM}) (day|week|month|year)s?\b", lambda m: _rolling(t, en_int(m[1]), m[2])),
         (rf"\b(?:past|last) ({EN_NUM}) (day|week|month|year)s?\b", lambda m: _rolling(t, en_int(m[1]), m[2])),
         (r"\b(?:in |over )?the past (day|week|month|year)\b", lambda m: _rolling(t, 1, m[1])),
-        (r"\brecently\b|\blately\b|\bthese days\b", lambda m: _days(t - timedelta(days=30), t)),
+        (VAGUE_RECENT_EN, lambda m: _days(t - timedelta(days=30), t)),
         (rf"\b({EN_NUM}) (day|week|month|year)s? ago\b", lambda m: _ago(t, en_int(m[1]), m[2])),
         (r"\blast year\b", lambda m: _year(t.year - 1)),
         (r"\bthis year\b", lambda m: _year(t.year)),

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from deepdiary.memory.people import find_people
 from deepdiary.memory.tables import ChatMeta, Conversation, DiaryMeta, Item, Person
-from deepdiary.memory.text_index import TextFilter
+from deepdiary.memory.text_index import TextFilter, frame_terms, tokens, without_frame
 from deepdiary.core.timeparse import find_time_range
 
 
@@ -32,6 +32,8 @@ class ChatQuery(BaseModel):
     limit: int = Field(default=10, ge=1, le=200)
     context: int = Field(default=0, ge=0, le=10, description="neighbouring messages to return with each hit")
     use_time_words: bool = True
+    recent_from: datetime | None = Field(default=None, description="rank messages from this time on first "
+                                         "(a question's 'recently'); hides nothing")
 
 
 class Source(BaseModel):
@@ -79,9 +81,14 @@ def _mentioned_senders(session: Session, text: str, owner: str) -> list[str]:
 def search_chats(session: Session, q: ChatQuery, library, today: date | None = None) -> list[ChatHit]:
     f = TextFilter(date_from=q.date_from, date_to=q.date_to, conversation=q.conversation, kinds=q.kinds)
     inferred = False
+    prefer = replace(f, date_from=q.recent_from, date_to=None) if q.recent_from else None
     if q.use_time_words and not (q.date_from or q.date_to):
         found = find_time_range(q.text, memory_today(session, q.kinds, today))
-        if found:
+        if found and found.vague and _asks_about_something(q.text, found, _mentioned_senders(session, q.text, library.settings.owner_name)):
+            # "Whose birthday did she celebrate recently?": the asker's "recently" is seldom the
+            # memory's last month; it ranks those weeks first instead of hiding the rest.
+            prefer = replace(f, date_from=found.start, date_to=found.end)
+        elif found:
             f.date_from, f.date_to = found.start, found.end
             inferred = True
     if q.with_person:
@@ -89,13 +96,23 @@ def search_chats(session: Session, q: ChatQuery, library, today: date | None = N
     if not q.text.strip():
         return hits_to_rows(session, _latest(session, q, f), q.context)
     boost = _mentioned_senders(session, q.text, library.settings.owner_name)
-    hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=boost)
+    hits = library.text_index.search(q.text, k=q.limit, f=f, boost_senders=boost, prefer=prefer)
     if not hits and inferred:
         # Time words in a question often describe what happened ("where did she move from
         # four years ago?"), not when it was said: a range that holds nothing hides nothing.
         hits = library.text_index.search(q.text, k=q.limit, f=replace(f, date_from=None, date_to=None),
                                          boost_senders=boost)
     return hits_to_rows(session, hits, q.context)
+
+
+def _asks_about_something(text: str, when, names: list[str]) -> bool:
+    """Whether the question names something to look for beyond its time words and people
+    ("whose birthday ... recently" does; "what did Bob say lately" does not)."""
+    rest = text[:when.span[0]] + " " + text[when.span[1]:] if when.span else text.replace(when.text, " ")
+    for name in sorted(names, key=len, reverse=True):
+        rest = re.sub(re.escape(name), " ", rest, flags=re.IGNORECASE)
+    rest = without_frame(rest)
+    return any(t not in frame_terms() for t in tokens(rest))
 
 
 def memory_today(session: Session, kinds: list[str], today: date | None = None) -> date:

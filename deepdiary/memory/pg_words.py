@@ -215,3 +215,6 @@ class PostgresWords(WordIndex):
 
     def senders(self, ids: list[int]) -> dict[int, str]:
         return dict(self._read("SELECT item_id, sender FROM text_docs WHERE item_id = ANY(:ids)", {"ids": ids}))
+
+    def conversations(self, ids: list[int]) -> dict[int, str]:
+        return dict(self._read("SELECT item_id, conversation FROM text_docs WHERE item_id = ANY(:ids)", {"ids": ids}))

@@ -39,6 +39,11 @@ MAX_TERMS = 8
 POSTING_BUDGET = 5_000
 DENSE_WEIGHT = 0.2  # on LoCoMo, dense alone is weak (recall@5 0.13) but it bridges languages
 CONTEXT_WEIGHT = 0.35
+# A message's fused score gains this share of its best neighbour's: what answers a question is
+# often split over a turn and the reply to it (LoCoMo tuning pair: recall@5 +0.02).
+NEIGHBOUR_SHARE = 0.35
+SENDER_BOOST = 1.5
+RECENT_BOOST = 1.25  # "recently" in a question ranks the last weeks first; it hides nothing
 # Chroma inserts cost far less per vector in big batches (it allows up to 5,461 per call);
 # the embedder is called on slices of this size so progress moves while it works.
 VECTOR_BATCH = 4096
@@ -54,6 +59,11 @@ were be been being have has had having do does did doing would could ought i'm y
 they're i've you've we've they've i'd you'd he'd she'd we'd they'd i'll you'll he'll she'll we'll they'll isn't
 aren't wasn't weren't hasn't haven't hadn't doesn't don't didn't won't wouldn't shan't shouldn't can't cannot
 couldn't mustn't let's that's who's what's here's there's when's where's why's how's yeah oh hey wow""".split())
+
+# Words that frame a question rather than name what it is about ("what kind of things did she
+# say about ..."); left out of the question's BM25 terms, never out of the index.
+_QUESTION_FRAME = """kind type types sort ways way things thing something anything likely ever many much times often
+describe mention mentioned say said talk talked tell told 什么 哪些 怎么 多少 提到 说过 说了 聊了 讲了"""
 
 
 @lru_cache(maxsize=1)
@@ -78,6 +88,27 @@ def tokens(text: str) -> list[str]:
         elif word not in _STOP:
             out.append(_stem(word))
     return out
+
+
+@lru_cache(maxsize=1)
+def frame_terms() -> frozenset[str]:
+    return frozenset(tokens(_QUESTION_FRAME))
+
+
+def without_frame(question: str) -> str:
+    """The question without its Chinese frame words: removed as strings, since a character pair
+    across one ("了什" in "说了什么") would remain."""
+    for word in _QUESTION_FRAME.split():
+        if word[0] >= "\u3400":
+            question = question.replace(word, " ")
+    return question
+
+
+def question_terms(question: str) -> list[str]:
+    """A question's BM25 terms: its index terms, once each, without the question's frame."""
+    terms = list(dict.fromkeys(tokens(question)))
+    frame = frame_terms()
+    return [t for t in terms if t not in frame] or terms
 
 
 @dataclass
@@ -140,6 +171,9 @@ class WordIndex:
         raise NotImplementedError
 
     def senders(self, ids: list[int]) -> dict[int, str]:
+        raise NotImplementedError
+
+    def conversations(self, ids: list[int]) -> dict[int, str]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -287,6 +321,11 @@ class Fts5Words(WordIndex):
         marks = ",".join("?" * len(ids))
         return dict(self.con.execute(f"SELECT item_id, sender FROM meta WHERE item_id IN ({marks})", ids).fetchall())
 
+    def conversations(self, ids: list[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(ids))
+        return dict(self.con.execute(f"SELECT item_id, conversation FROM meta WHERE item_id IN ({marks})",
+                                     ids).fetchall())
+
 
 class TextIndex:
     def __init__(self, words: WordIndex, vectors: VectorIndex, embedder, key=None):
@@ -378,7 +417,7 @@ class TextIndex:
         return kept or ranked[:1]
 
     def bm25(self, query: str, k: int, f: TextFilter) -> list[tuple[int, float]]:
-        terms = list(dict.fromkeys(tokens(query)))
+        terms = question_terms(query)
         if not terms:
             return []
         return self.words.bm25(self._informative(terms), k, f)
@@ -394,18 +433,36 @@ class TextIndex:
         return [(i, sc) for i, sc in hits if i in keep]
 
     def search(self, query: str, k: int = 10, f: TextFilter | None = None, boost_senders: list[str] | None = None,
-               depth: int = 100, dense_weight: float = DENSE_WEIGHT) -> list[tuple[int, float]]:
-        """Item ids with fused scores, best first."""
+               depth: int = 100, dense_weight: float = DENSE_WEIGHT,
+               prefer: TextFilter | None = None) -> list[tuple[int, float]]:
+        """Item ids with fused scores, best first. Messages from ``boost_senders`` and those that
+        pass ``prefer`` rank higher; neither hides anything."""
         f = f or TextFilter()
         fused: dict[int, float] = {}
         for weight, hits in ((1.0, self.bm25(query, depth, f)), (dense_weight, self.dense(query, depth, f))):
             for rank, (item_id, _) in enumerate(hits):
                 fused[item_id] = fused.get(item_id, 0.0) + weight / (RRF_K + rank + 1)
-        if boost_senders and fused:
-            ids = list(fused)
+        if not fused:
+            return []
+        ids = list(fused)
+        if boost_senders:
             by = self.words.senders(ids)
             wanted = {s.lower() for s in boost_senders}
             for item_id in ids:
                 if by.get(item_id) in wanted:
-                    fused[item_id] *= 1.5
-        return sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+                    fused[item_id] *= SENDER_BOOST
+        if prefer:
+            for item_id in self.words.keep(ids, prefer):
+                fused[item_id] *= RECENT_BOOST
+        return sorted(self._with_neighbours(fused).items(), key=lambda kv: -kv[1])[:k]
+
+    def _with_neighbours(self, fused: dict[int, float]) -> dict[int, float]:
+        """Each score plus NEIGHBOUR_SHARE of the best score beside it in the same conversation
+        (messages are stored in export order, so a message's neighbours are the ids beside it)."""
+        conv = self.words.conversations(list(fused))
+        out = {}
+        for item_id, score in fused.items():
+            beside = [fused[j] for j in (item_id - 1, item_id + 1)
+                      if j in fused and conv.get(j) is not None and conv.get(j) == conv.get(item_id)]
+            out[item_id] = score + NEIGHBOUR_SHARE * max(beside, default=0.0)
+        return out

@@ -96,6 +96,7 @@ from deepdiary.core.timeparse import (
     EN_NUM,
     cn_int,
     en_int,
+    VAGUE_RECENT,
     find_time_range,
     find_weekdays,
     lower_keeping_spans,
@@ -135,10 +136,18 @@ class ParsedQuestion(BaseModel):
             text=self.keywords, like_item=self.photo_id if self.intent == "photos" else None,
         )
 
+    @property
+    def vague_time(self) -> bool:
+        """Whether the time words only say "recently" ("lately", "最近")."""
+        return bool(self.time_words) and re.fullmatch(VAGUE_RECENT, self.time_words.lower()) is not None
+
     def chat_query(self) -> ChatQuery:
         # The time words are already resolved against the caller's today: not again against the clock.
+        # A vague "recently" beside words to look for ranks those weeks first instead of hiding the rest.
+        soft = self.vague_time and bool(self.keywords)
         return ChatQuery(
-            text=self.keywords or self.text, date_from=self.date_from, date_to=self.date_to,
+            text=self.keywords or self.text, date_from=None if soft else self.date_from,
+            date_to=None if soft else self.date_to, recent_from=self.date_from if soft else None,
             with_person=self.speaker, kinds=["diary"] if self.intent == "diary" else ["message"],
             use_time_words=False,
         )

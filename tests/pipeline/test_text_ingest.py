@@ -100,6 +100,36 @@ def test_senders_become_people_and_time_words_filter(tmp_path):
     assert cli_json(lib_dir, "search", "chats", "rowing a boat on the lake", "--limit", "1")[0]["id"] == 4
 
 
+def test_recently_ranks_the_last_weeks_first_and_hides_nothing_older(tmp_path):
+    lib_dir = tmp_path / "lib"
+    rows = [
+        (1, 0, "We celebrated my daughter's birthday at the lake", datetime(2023, 3, 1, 18, 0)),
+        (2, 1, "How lovely, happy birthday to her!", datetime(2023, 3, 1, 18, 5)),
+        (3, 0, "Back from the office", datetime(2023, 5, 2, 9, 0)),
+        (4, 0, "My brother's birthday party was loud", datetime(2023, 6, 10, 21, 0)),
+        (5, 1, "Sounds fun", datetime(2023, 6, 20, 8, 0)),
+    ]
+    cli_json(lib_dir, "ingest", "chats", str(memotrace(tmp_path / "alice.csv", rows)), env={"DEEPDIARY_OWNER_NAME": "Bob"})
+    # "Recently" counts from the archive's end (20 June): June first, March still found.
+    hits = cli_json(lib_dir, "search", "chats", "Whose birthday did Alice celebrate recently?")
+    assert hits[0]["id"] == 4 and 1 in [h["id"] for h in hits]
+    # With nothing but a name and "recently", the last weeks are all there is to show.
+    assert {h["time"][:7] for h in cli_json(lib_dir, "search", "chats", "what did Alice say recently")} == {"2023-06"}
+
+
+def test_the_words_that_frame_a_question_do_not_pick_the_answer(tmp_path):
+    lib_dir = tmp_path / "lib"
+    rows = [
+        (1, 1, "What kind of things do you like to do, any type of sport?", datetime(2023, 4, 1, 10, 0)),
+        (2, 0, "Sure!", datetime(2023, 4, 1, 10, 1)),
+        (3, 0, "I started pottery, I make bowls and cups", datetime(2023, 5, 3, 10, 0)),
+        (4, 1, "Nice", datetime(2023, 5, 3, 10, 1)),
+    ]
+    cli_json(lib_dir, "ingest", "chats", str(memotrace(tmp_path / "alice.csv", rows)), env={"DEEPDIARY_OWNER_NAME": "Bob"})
+    hits = cli_json(lib_dir, "search", "chats", "What kind of things did Alice say she makes in pottery?")
+    assert hits[0]["id"] == 3
+
+
 def test_diary_entries_are_searchable(tmp_path):
     diary = tmp_path / "diary"
     diary.mkdir()
