@@ -16,6 +16,11 @@ Scoring is LoCoMo's: lower-cased, punctuation and articles removed, Porter-stemm
 against the gold answer; a multi-hop (category 1) answer is split at commas and each gold
 part takes its best-matching predicted part. An answer saying nothing was found scores 0.
 
+Category 5 (adversarial: the question pins on one speaker what the other said or did, so the
+memory holds no answer) is asked too, through the housekeeper only. The bench reports how often
+the answer is "found nothing" there, where it should be, and for categories 1-4, where it
+should not be.
+
     python bench/locomo_qa.py [--per-category 3] [--path PATH] [--seed 0]
 """
 
@@ -50,6 +55,15 @@ from deepdiary.services.context import AppContext  # noqa: E402
 from deepdiary.tools.context import clip, compact, when  # noqa: E402
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+ABSENT = 5  # adversarial: no answer is in the conversation
+# How an answer says the memory holds nothing about the question (the prompt asks for
+# "found nothing"; the model sometimes words it otherwise).
+_NOTHING = re.compile(r"found nothing|nothing (?:about|in)|no (?:information|mention|record)|not mentioned|"
+                      r"(?:does|do|did) not (?:mention|say|contain)|没有找到|没有提到|未提及", re.I)
+
+
+def says_nothing(answer: str) -> bool:
+    return not answer.strip() or bool(_NOTHING.search(answer))
 _stem = snowballstemmer.stemmer("porter").stemWord
 
 
@@ -137,10 +151,18 @@ def run(path: Path, per_category: int, seed: int, tmp: Path) -> list[dict]:
                 upper = bound_answer(keeper, q, gold_results(turns, evidence, partner), today)
                 lower = bound_answer(keeper, q, [], today)
                 rows.append({"conversation": n, "category": cat, "question": q, "gold": gold,
-                             "answer": answer, "f1": score(answer, gold, cat),
+                             "answer": answer, "nothing": says_nothing(answer), "f1": score(answer, gold, cat),
                              "gold_answer": upper, "gold_f1": score(upper, gold, cat),
                              "none_answer": lower, "none_f1": score(lower, gold, cat), "seconds": seconds})
                 print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+        absent = [qa for qa in sample["qa"] if qa["category"] == ABSENT]
+        for qa in rng.sample(absent, min(per_category, len(absent))):
+            t0 = time.perf_counter()
+            answer = ask_service.ask(ctx, qa["question"], today=today, keeper=keeper).answer
+            rows.append({"conversation": n, "category": ABSENT, "question": qa["question"],
+                         "adversarial": qa.get("adversarial_answer"), "answer": answer,
+                         "nothing": says_nothing(answer), "seconds": time.perf_counter() - t0})
+            print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
         ctx.close()
     return rows
 
@@ -156,13 +178,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(args.path, args.per_category, args.seed, Path(tmp))
     print("category      questions  housekeeper F1  gold-evidence F1  no-retrieval F1  ours/gold  s/question")
-    groups = [(CATEGORIES[c], [r for r in rows if r["category"] == c]) for c in CATEGORIES] + [("all", rows)]
+    answerable = [r for r in rows if r["category"] in CATEGORIES]
+    groups = [(CATEGORIES[c], [r for r in rows if r["category"] == c]) for c in CATEGORIES] + [("all", answerable)]
     for name, group in groups:
         if not group:
             continue
         ours, gold, none = (statistics.mean(r[k] for r in group) for k in ("f1", "gold_f1", "none_f1"))
         print(f"{name:12s}  {len(group):9d}  {ours:14.3f}  {gold:16.3f}  {none:15.3f}  "
               f"{(ours / gold if gold else 0):9.2f}  {statistics.mean(r['seconds'] for r in group):10.1f}")
+    absent = [r for r in rows if r["category"] == ABSENT]
+    if answerable:
+        print(f"'found nothing' on categories 1-4 (an answer exists): {sum(r['nothing'] for r in answerable)}"
+              f" of {len(answerable)}")
+    if absent:
+        print(f"'found nothing' on category 5 (no answer exists): {sum(r['nothing'] for r in absent)}"
+              f" of {len(absent)}, {statistics.mean(r['seconds'] for r in absent):.1f} s/question")
 
 
 if __name__ == "__main__":
