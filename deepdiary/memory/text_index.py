@@ -176,6 +176,10 @@ class WordIndex:
     def conversations(self, ids: list[int]) -> dict[int, str]:
         raise NotImplementedError
 
+    def exact(self, words: list[str], ids: list[int]) -> set[int]:
+        """Those of ``ids`` whose text is ``words`` (index terms, in order) and nothing else."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -326,6 +330,14 @@ class Fts5Words(WordIndex):
         return dict(self.con.execute(f"SELECT item_id, conversation FROM meta WHERE item_id IN ({marks})",
                                      ids).fetchall())
 
+    def exact(self, words: list[str], ids: list[int]) -> set[int]:
+        body = " ".join(words)
+        # A phrase match finds them through the index (item_id is not indexed inside FTS5).
+        phrase = 'body : "' + body.replace('"', '""') + '"'
+        found = {i for (i,) in self.con.execute("SELECT item_id FROM docs WHERE docs MATCH ? AND body = ?",
+                                                 (phrase, body))}
+        return found & set(ids)
+
 
 class TextIndex:
     def __init__(self, words: WordIndex, vectors: VectorIndex, embedder, key=None):
@@ -454,7 +466,12 @@ class TextIndex:
         if prefer:
             for item_id in self.words.keep(ids, prefer):
                 fused[item_id] *= RECENT_BOOST
-        return sorted(self._with_neighbours(fused).items(), key=lambda kv: -kv[1])[:k]
+        words = tokens(query)
+        # A message that says exactly what was searched comes first: the neighbour share lifts a
+        # pair of near matches above a lone one, and someone pasting a message wants that message.
+        exact = self.words.exact(words, ids) if words else set()
+        ranked = sorted(self._with_neighbours(fused).items(), key=lambda kv: (kv[0] not in exact, -kv[1]))
+        return ranked[:k]
 
     def _with_neighbours(self, fused: dict[int, float]) -> dict[int, float]:
         """Each score plus NEIGHBOUR_SHARE of the best score beside it in the same conversation

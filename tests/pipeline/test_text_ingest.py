@@ -55,6 +55,9 @@ def test_wechat_samples_and_overlapping_reimport(tmp_path, samples):
     assert any(p["severity"] == "error" and p["path"].endswith("locomo_dev.json") for p in report["problems"])
     assert any("line 8: empty text message" in p["reason"] for p in report["problems"])
     assert cli_json(lib, "ingest", "chats", *map(str, files))["added"] == 0
+    # Pasting a message finds it first, even among pairs of near matches ("啊哈哈哈" beside "哈哈哈哈...").
+    pasted = cli_json(lib, "search", "chats", "哈哈哈哈哈哈哈", "--limit", "3")
+    assert pasted[0]["text"] == "哈哈哈哈哈哈哈" and pasted[0]["source"]["line"] == 72
 
     start = datetime(2024, 5, 1, 9, 0)
     rows = [(i, i % 2, f"message number {i} about the harbour", start + timedelta(minutes=i)) for i in range(1, 16)]
