@@ -43,6 +43,7 @@ CONTEXT_WEIGHT = 0.35
 # often split over a turn and the reply to it (LoCoMo tuning pair: recall@5 +0.02).
 NEIGHBOUR_SHARE = 0.35
 SENDER_BOOST = 1.5
+EXACT_SCAN = 1_000  # documents of a big index a pasted message is looked for among (Fts5Words.exact)
 RECENT_BOOST = 1.25  # "recently" in a question ranks the last weeks first; it hides nothing
 # Chroma inserts cost far less per vector in big batches (it allows up to 5,461 per call);
 # the embedder is called on slices of this size so progress moves while it works.
@@ -331,11 +332,14 @@ class Fts5Words(WordIndex):
                                      ids).fetchall())
 
     def exact(self, words: list[str], ids: list[int]) -> set[int]:
+        # A phrase match finds them through the index (item_id is not indexed inside FTS5). Its
+        # first EXACT_SCAN documents only: "ok" is in tens of thousands of a big index's messages,
+        # reading them all costs more than the search, and such a message is one of many anyway.
         body = " ".join(words)
-        # A phrase match finds them through the index (item_id is not indexed inside FTS5).
         phrase = 'body : "' + body.replace('"', '""') + '"'
-        found = {i for (i,) in self.con.execute("SELECT item_id FROM docs WHERE docs MATCH ? AND body = ?",
-                                                 (phrase, body))}
+        found = {i for (i,) in self.con.execute(
+            "SELECT item_id FROM (SELECT item_id, body FROM docs WHERE docs MATCH ? LIMIT ?) WHERE body = ?",
+            (phrase, EXACT_SCAN, body))}
         return found & set(ids)
 
 
