@@ -221,6 +221,8 @@
     more.textContent = hasMore ? "loading more… 加载中" : "";
   }
 
+  function nearEnd() { return more.getBoundingClientRect().top < innerHeight + 400; }
+
   async function loadPage() {
     if (loading || (!hasMore && offset > 0)) return;
     loading = true;
@@ -242,7 +244,7 @@
       if (mine === generation) { loading = false; results.dataset.state = "ready"; }
     }
     // The observer only fires on a change: if the sentinel is still in view, keep filling.
-    if (mine === generation && hasMore && more.getBoundingClientRect().top < innerHeight + 400) loadPage();
+    if (mine === generation && hasMore && nearEnd()) loadPage();
   }
 
   function run({push = true} = {}) {
@@ -264,6 +266,10 @@
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting) && hasMore) loadPage();
   }, {rootMargin: "400px"}).observe(more);
+  // The observer reports changes only, so one report it dropped (or one that came while a page
+  // was loading) would leave the gallery short: CI's busy machine once stopped at 12 of 16
+  // photos while the reader kept scrolling. Each scroll near the end asks again.
+  addEventListener("scroll", () => { if (hasMore && !loading && nearEnd()) loadPage(); }, {passive: true});
 
   nlForm.addEventListener("submit", async (e) => {
     e.preventDefault();
